@@ -1,0 +1,1 @@
+"""Utilities: ``checkpoint`` (activation recomputation) and ``data`` (datasets and loaders)."""
