@@ -17,6 +17,8 @@ recorded and the result can be differentiated again.
 from __future__ import annotations
 
 import time
+
+import numpy as np
 from collections.abc import Sequence
 
 from .grad_mode import _State
@@ -170,7 +172,7 @@ def _run(roots, seeds, retain_graph, create_graph, targets, accumulate):
         # Summing gradients is the engine's own bookkeeping: plain arrays unless building a graph.
         if create_graph:
             return a + b
-        return Tensor._make(a._data + b._data, None, 0, False, None)
+        return Tensor._make(_add(a._data, b._data), None, 0, False, None)
 
     def send(edge, g):
         if type(edge) is tuple:
@@ -201,9 +203,11 @@ def _run(roots, seeds, retain_graph, create_graph, targets, accumulate):
     result = [None] * len(targets) if targets is not None else None
 
     profiler = _State.profiler
-    anomaly = _State.anomaly
-    previous_mode = _State.grad_enabled
+    anomaly = _State.anomaly and _State.anomaly_check_nan
+    previous_mode = _State.grad_enabled, _State.anomaly_check_nan
     _State.grad_enabled = create_graph
+    # the ops a backward runs are checked as one: by the gradients each node returns
+    _State.anomaly_check_nan = False
     try:
         for node in order:
             gys = grads.pop(node, None)
@@ -246,7 +250,7 @@ def _run(roots, seeds, retain_graph, create_graph, targets, accumulate):
             if not retain_graph:
                 node._release()
     finally:
-        _State.grad_enabled = previous_mode
+        _State.grad_enabled, _State.anomaly_check_nan = previous_mode
 
     # Leaves last: the hooks of a leaf see its total gradient, as with torch's AccumulateGrad.
     target_ids = None if targets is None else {id(t): pos for pos, t in enumerate(targets)}
@@ -329,8 +333,13 @@ def _accumulate_leaf(leaf, g, create_graph, aliased) -> None:
     elif leaf._grad_owned and current._grad_fn is None and current._data.shape == data.shape:
         current._data += data
     else:
-        leaf._grad = Tensor._make(current._data + data, None, 0, False, None)
+        leaf._grad = Tensor._make(_add(current._data, data), None, 0, False, None)
         leaf._grad_owned = True
+
+
+def _add(a, b):
+    total = a + b
+    return np.asarray(total) if isinstance(total, np.generic) else total  # NumPy: 0-d + 0-d is a scalar
 
 
 def _check_gradient(node, index, gx) -> None:

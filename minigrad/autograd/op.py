@@ -144,7 +144,11 @@ class Op:
         else:
             needs, record = None, False
         self.needs_input_grad = needs if record else (False,) * len(inputs)
-        ys = self.forward(*[t._data for t in inputs])
+        try:
+            ys = self.forward(*[t._data for t in inputs])
+        except ValueError as error:  # NumPy's shape errors, restated with the op and every input shape
+            shapes = " and ".join(str(tuple(t._data.shape)) for t in inputs)
+            raise RuntimeError(f"{self.name()}: {error} (input shapes {shapes})") from error
         if type(ys) is tuple:
             ys = tuple([np.asarray(y) if isinstance(y, np.generic) else y for y in ys])
             vc = inputs[0]._vc if self.is_view and ys[0].base is not None else None
@@ -238,16 +242,25 @@ def _call_slow(op: Op, inputs):
     if anomaly:
         recorded = any(o.requires_grad for o in (outs if isinstance(outs, tuple) else (outs,)))
         if recorded:
-            op._created_at = "".join(traceback.format_stack()[:-3])
+            op._created_at = user_stack()
         if _State.anomaly_check_nan:
             for i, o in enumerate(outs if isinstance(outs, tuple) else (outs,)):
                 if not _all_finite(o._data):
-                    where = "".join(traceback.format_stack()[:-3])
+                    where = user_stack()
                     raise RuntimeError(
                         f"anomaly detected: {op.name()} returned nan or inf in its forward output {i} "
                         f"(shape {tuple(o._data.shape)}).\nThe op was called at:\n{where}"
                     )
     return outs
+
+
+_PACKAGE_DIR = __file__.rsplit("/autograd/", 1)[0]
+
+
+def user_stack(limit: int = 8) -> str:
+    """The caller's stack without minigrad's own frames: where in the user's code an op was made."""
+    frames = [f for f in traceback.extract_stack() if not f.filename.startswith(_PACKAGE_DIR)]
+    return "".join(traceback.format_list(frames[-limit:]))
 
 
 def _all_finite(array) -> bool:

@@ -27,6 +27,8 @@ def xp_of(t: Tensor):
 
 def constant(array) -> Tensor:
     """Wrap an array as a tensor that needs no gradient."""
+    if isinstance(array, np.generic):  # NumPy returns 0-d results as scalars; tensors hold arrays
+        array = np.asarray(array)
     return Tensor._make(array, None, 0, False, None)
 
 

@@ -387,14 +387,22 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     return _Triangle(False, diagonal)(input)
 
 
-class _DiagEmbed(Op):
-    """vector -> square matrix with it on diagonal ``k``."""
+def _diag_positions(xp, k, length):
+    rows = xp.arange(length) + max(-k, 0)
+    return rows, rows - max(-k, 0) + max(k, 0)
 
-    def __init__(self, k):
-        self.k = k
+
+class _DiagScatter(Op):
+    """A zero matrix of ``shape`` with the vector on its ``k``-th diagonal; adjoint of _DiagExtract."""
+
+    def __init__(self, k, shape):
+        self.k, self.shape = k, shape
 
     def forward(self, v):
-        return get_array_module(v).diag(v, self.k)
+        xp = get_array_module(v)
+        out = xp.zeros(self.shape, dtype=v.dtype)
+        out[_diag_positions(xp, self.k, v.shape[0])] = v
+        return out
 
     def backward(self, gy):
         return _DiagExtract(self.k)(gy)
@@ -411,15 +419,14 @@ class _DiagExtract(Op):
         return get_array_module(m).diagonal(m, self.k).copy()
 
     def backward(self, gy):
-        rows, cols = self.m_shape
-        full = _DiagEmbed(self.k)(gy)
-        return full[:rows, :cols] if full.shape != (rows, cols) else full
+        return _DiagScatter(self.k, self.m_shape)(gy)
 
 
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     """1-D input: a matrix with it on the diagonal; 2-D input: its diagonal."""
     if input.ndim == 1:
-        return _DiagEmbed(diagonal)(input)
+        n = input.shape[0] + abs(diagonal)
+        return _DiagScatter(diagonal, (n, n))(input)
     if input.ndim == 2:
         return _DiagExtract(diagonal)(input)
     raise RuntimeError(f"diag expects a 1-D or 2-D tensor, got shape {tuple(input.shape)}")
