@@ -17,9 +17,9 @@ recorded and the result can be differentiated again.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
-from collections.abc import Sequence
 
 from .grad_mode import _State
 

@@ -228,3 +228,20 @@ def einsum(equation: str, *operands) -> Tensor:
                     f"(shapes {[tuple(o.shape) for o in operands]})"
                 )
     return Einsum(terms, out)(*operands)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = input @ weight^T + bias, for weight of shape (out_features, in_features)."""
+    if input.shape[-1] != weight.shape[-1]:
+        raise RuntimeError(
+            f"linear: input has {input.shape[-1]} features (shape {tuple(input.shape)}) but the weight expects "
+            f"{weight.shape[-1]} (weight shape {tuple(weight.shape)})"
+        )
+    out = matmul(input, weight.mT)
+    return out if bias is None else out + bias
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y_k = input1^T weight_k input2 + bias_k."""
+    out = einsum("...i,kij,...j->...k", input1, weight, input2)
+    return out if bias is None else out + bias

@@ -22,7 +22,7 @@ Testing your own op takes a few lines::
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from hypothesis import strategies as st

@@ -1,0 +1,7 @@
+"""All layer classes, one family per file."""
+
+from .container import ModuleDict, ModuleList, Sequential
+from .linear import Bilinear, Flatten, Identity, Linear, Unflatten
+from .module import Module
+
+__all__ = [name for name in dir() if not name.startswith("_") and name[0].isupper()]
