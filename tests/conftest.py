@@ -30,7 +30,8 @@ except ImportError:  # torch is optional: reference tests skip without it
     torch = None
 
 GPU = mg.cuda.is_available()
-DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not GPU, reason="needs CuPy and a CUDA GPU")])]
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu,
+                                              pytest.mark.skipif(not GPU, reason="needs CuPy and a CUDA GPU")])]
 
 
 @pytest.fixture

@@ -327,7 +327,8 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     out = where(mask, value if isinstance(value, Tensor) else _scalar_like(value, input), input)
     if out.shape != input.shape:
         raise RuntimeError(
-            f"masked_fill: mask of shape {tuple(mask_data.shape)} would broadcast input {tuple(input.shape)} to {tuple(out.shape)}"
+            f"masked_fill: mask of shape {tuple(mask_data.shape)} would broadcast input {tuple(input.shape)} "
+            f"to {tuple(out.shape)}"
         )
     return out
 

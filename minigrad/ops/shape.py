@@ -260,7 +260,8 @@ def permute(input: Tensor, *dims) -> Tensor:
     dims = _shape_arg(dims)
     if len(dims) != input.ndim:
         raise RuntimeError(
-            f"permute: number of dims {len(dims)} does not match the tensor's rank {input.ndim} (shape {tuple(input.shape)})"
+            f"permute: number of dims {len(dims)} does not match the tensor's rank {input.ndim} "
+            f"(shape {tuple(input.shape)})"
         )
     dims = tuple(normalize_dim(d, input.ndim) for d in dims)
     if sorted(dims) != list(range(input.ndim)):

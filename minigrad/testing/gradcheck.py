@@ -80,7 +80,8 @@ def assert_close(actual, expected, rtol: float | None = None, atol: float | None
     raise AssertionError(
         f"{msg}tensors are not close: {int((~close).sum())} of {close.size} elements differ "
         f"(rtol={rtol}, atol={atol}).\n"
-        f"  greatest difference at index {tuple(int(i) for i in worst)}: actual {a64[worst]!r}, expected {e64[worst]!r}\n"
+        f"  greatest difference at index {tuple(int(i) for i in worst)}: "
+        f"actual {a64[worst]!r}, expected {e64[worst]!r}\n"
         f"  max abs diff {float(diff.max()):.3e}, max rel diff {float(rel[np.isfinite(rel)].max(initial=0)):.3e}"
     )
 
@@ -170,7 +171,9 @@ def _check_random(fn, inputs, wrt, eps, atol, rtol, n_directions, rng):
         x = inputs[i]
         g_np = np.zeros(x.shape) if g is None else _to_numpy(g).astype(np.float64)
         if g_np.shape != tuple(x.shape):
-            raise GradcheckError(f"gradient for input {i} has shape {g_np.shape}, but the input has shape {tuple(x.shape)}")
+            raise GradcheckError(
+                f"gradient for input {i} has shape {g_np.shape}, but the input has shape {tuple(x.shape)}"
+            )
         for _ in range(n_directions):
             u = _random_like(x._data, rng)
             plus = _scalar_loss(fn, _perturbed(inputs, i, eps * u), cotangents)
@@ -207,7 +210,7 @@ def _check_full(fn, inputs, wrt, eps, atol, rtol):
             )
         analytic = np.zeros((n_out, n_in))
         row = 0
-        for k, o in enumerate(outs):
+        for k in range(len(outs)):
             for r in range(sizes[k]):
                 cotangents = [np.zeros(out._data.shape) for out in outs]
                 cotangents[k].reshape(-1)[r] = 1.0

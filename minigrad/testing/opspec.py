@@ -43,7 +43,9 @@ class Case:
     kwargs: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"array{tuple(a.shape)}:{a.dtype}" if isinstance(a, np.ndarray) else repr(a) for a in self.args)
+        shown = ", ".join(
+            f"array{tuple(a.shape)}:{a.dtype}" if isinstance(a, np.ndarray) else repr(a) for a in self.args
+        )
         return f"Case({shown}; {self.kwargs})"
 
 
@@ -158,7 +160,8 @@ def check_forward(spec: OpSpec, case: Case) -> None:
             if e.dtype.kind == "f":
                 assert g.dtype.name == "float32", f"{spec.name}: float32 inputs gave {g.dtype} (no silent float64)"
                 scale = max(1.0, float(np.abs(e).max(initial=0)))
-                assert_close(g, e, rtol=1e-4, atol=1e-4 * scale, check_dtype=False, msg=f"{spec.name} float32 forward: ")
+                assert_close(g, e, rtol=1e-4, atol=1e-4 * scale, check_dtype=False,
+                             msg=f"{spec.name} float32 forward: ")
 
 
 def check_backward(spec: OpSpec, case: Case) -> None:

@@ -89,7 +89,8 @@ def _scatter_cases(draw, unique=False):
     dim = draw(st.integers(0, x.ndim - 1))
     shape = tuple(draw(st.integers(1, x.shape[d])) for d in range(x.ndim))
     if unique:  # scatter (overwrite) with repeated targets is order-dependent: keep them distinct
-        cols = [draw(st.permutations(range(x.shape[dim])))[: shape[dim]] for _ in range(int(np.prod(shape)) // shape[dim])]
+        n_cols = int(np.prod(shape)) // shape[dim]
+        cols = [draw(st.permutations(range(x.shape[dim])))[: shape[dim]] for _ in range(n_cols)]
         index = np.moveaxis(np.array(cols, dtype=np.int64).reshape(
             tuple(s for d, s in enumerate(shape) if d != dim) + (shape[dim],)), -1, dim)
     else:

@@ -74,7 +74,9 @@ class Module:
             params[name] = value
         elif params is not None and name in params:
             if value is not None and not isinstance(value, Parameter):
-                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' (a Parameter or None is required)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as parameter '{name}' (a Parameter or None is required)"
+                )
             params[name] = value
         elif isinstance(value, Module):
             modules = self.__dict__.get("_modules")
@@ -84,11 +86,15 @@ class Module:
             modules[name] = value
         elif self.__dict__.get("_modules") is not None and name in self._modules:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' (a Module or None is required)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as child module '{name}' (a Module or None is required)"
+                )
             self._modules[name] = value
         elif self.__dict__.get("_buffers") is not None and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' (a Tensor or None is required)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as buffer '{name}' (a Tensor or None is required)"
+                )
             self._buffers[name] = value
         else:
             object.__setattr__(self, name, value)
@@ -118,7 +124,9 @@ class Module:
         if "." in name or not name:
             raise KeyError(f"parameter name can't contain '.' or be empty, got '{name}'")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign '{type(param).__name__}' as parameter '{name}' (a Parameter or None is required)")
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' as parameter '{name}' (a Parameter or None is required)"
+            )
         self._forget(name)
         self._parameters[name] = param
 
@@ -127,7 +135,9 @@ class Module:
         if "." in name or not name:
             raise KeyError(f"buffer name can't contain '.' or be empty, got '{name}'")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' as buffer '{name}' (a Tensor or None is required)")
+            raise TypeError(
+                f"cannot assign '{type(tensor).__name__}' as buffer '{name}' (a Tensor or None is required)"
+            )
         self._forget(name)
         self._buffers[name] = tensor
         if not persistent:
@@ -249,7 +259,7 @@ class Module:
     # ----- moving ----------------------------------------------------------------------------------
     def _apply_to_tensors(self, convert: Callable[[Tensor], Tensor]) -> Module:
         for module in self.modules():
-            for name, param in module._parameters.items():
+            for param in module._parameters.values():
                 if param is None:
                     continue
                 with no_grad():
@@ -336,7 +346,7 @@ class Module:
         if strict and missing:
             problems.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
         updates = []
-        for key, (module, name, kind) in entries.items():
+        for key, (module, name, _kind) in entries.items():
             if key not in state_dict:
                 continue
             current = getattr(module, name)
