@@ -8,6 +8,8 @@ from . import (
     _tensor_methods,  # noqa: F401  (attaches x.sum(), x + y, ... to Tensor)
     autograd,
     cuda,
+    nn,
+    testing,
 )
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.engine import grad
