@@ -1,5 +1,6 @@
 """All layer classes, one family per file."""
 
+from .activation import *  # noqa: F403
 from .container import ModuleDict, ModuleList, Sequential
 from .linear import Bilinear, Flatten, Identity, Linear, Unflatten
 from .module import Module
