@@ -9,6 +9,7 @@ from . import (
     autograd,
     cuda,
     nn,
+    optim,
     testing,
 )
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
