@@ -33,11 +33,19 @@ from ..ops.activation import (
     threshold,
     threshold_,
 )
+from ..ops.attention import scaled_dot_product_attention
 from ..ops.linalg import bilinear, linear
 from ..ops.math import sigmoid, tanh
+from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, rms_norm
 
 __all__ = [
+    "batch_norm",
     "bilinear",
+    "group_norm",
+    "instance_norm",
+    "layer_norm",
+    "local_response_norm",
+    "rms_norm",
     "celu",
     "celu_",
     "elu",
@@ -58,6 +66,7 @@ __all__ = [
     "relu",
     "relu6",
     "relu_",
+    "scaled_dot_product_attention",
     "selu",
     "selu_",
     "sigmoid",
