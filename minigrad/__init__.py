@@ -218,6 +218,7 @@ from .ops.shape import (
     view,
     vstack,
 )
+from .serialization import load, save
 from .tensor import Tensor
 
 float = float32
