@@ -10,6 +10,7 @@ from . import (
     cuda,
     nn,
     optim,
+    profiler,
     testing,
 )
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
