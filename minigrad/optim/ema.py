@@ -30,7 +30,8 @@ def ema_update_(target: Module, online: Module, momentum: float, buffers: str = 
     online_params = dict(online.named_parameters())
     target_buffers = dict(target.named_buffers())
     online_buffers = dict(online.named_buffers())
-    for kind, ours, theirs in (("parameters", target_params, online_params), ("buffers", target_buffers, online_buffers)):
+    pairs = (("parameters", target_params, online_params), ("buffers", target_buffers, online_buffers))
+    for kind, ours, theirs in pairs:
         if list(ours) != list(theirs):
             missing = sorted(set(theirs) - set(ours))
             extra = sorted(set(ours) - set(theirs))

@@ -15,7 +15,6 @@ trust ratio (and should set ``weight_decay=0``): it takes plain Adam steps.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from ..backend import get_array_module

@@ -392,8 +392,8 @@ class WarmupCosineLR(LRScheduler):
 
     For step t (``last_epoch``), with base the group's initial lr::
 
-        t < warmup_steps:   lr = warmup_start_lr + (base - warmup_start_lr) * t / warmup_steps
-        otherwise:          lr = min_lr + (base - min_lr) * (1 + cos(pi * (t - warmup_steps) / (total_steps - warmup_steps))) / 2
+        t < warmup:  lr = warmup_start_lr + (base - warmup_start_lr) * t / warmup
+        otherwise:   lr = min_lr + (base - min_lr) * (1 + cos(pi * (t - warmup) / (total - warmup))) / 2
 
     and ``min_lr`` once t >= total_steps. ``min_lr`` is absolute (as MAE's ``--min_lr``), the same for
     every group. Step it once per iteration after ``optimizer.step()``.
@@ -425,7 +425,8 @@ class WarmupCosineLR(LRScheduler):
 
 def warmup_cosine(optimizer: Optimizer, warmup_steps: int, total_steps: int, min_lr: float = 0.0,
                   warmup_start_lr: float = 0.0) -> WarmupCosineLR:
-    """Linear warmup for ``warmup_steps``, then cosine decay to ``min_lr`` at ``total_steps`` (see ``WarmupCosineLR``)."""
+    """Linear warmup for ``warmup_steps``, then cosine decay to ``min_lr`` at ``total_steps``
+    (see ``WarmupCosineLR``)."""
     return WarmupCosineLR(optimizer, warmup_steps, total_steps, min_lr, warmup_start_lr)
 
 
