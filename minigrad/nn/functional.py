@@ -34,6 +34,7 @@ from ..ops.activation import (
     threshold_,
 )
 from ..ops.attention import scaled_dot_product_attention
+from ..ops.attention import scaled_dot_product_attention
 from ..ops.linalg import bilinear, linear
 from ..ops.math import sigmoid, tanh
 from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, rms_norm
@@ -66,6 +67,7 @@ __all__ = [
     "relu",
     "relu6",
     "relu_",
+    "scaled_dot_product_attention",
     "scaled_dot_product_attention",
     "selu",
     "selu_",

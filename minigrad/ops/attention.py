@@ -1,0 +1,587 @@
+"""Scaled dot-product attention: a plain path and a tiled online-softmax ("FlashAttention") path.
+
+    O = softmax(Q K^T * scale + mask) V,    Q: (..., L, E), K: (..., S, E), V: (..., S, Ev)
+
+Both paths are one op each with a fused backward. With P = softmax(S) and the output gradient dO:
+
+    dV = P^T dO,   dP = dO V^T,   dS = P * (dP - D),   D = rowsum(dP * P) = rowsum(dO * O)
+    dQ = dS K * scale,   dK = dS^T Q * scale,   d(float mask) = dS
+
+* ``ScaledDotProductAttention`` (the "math" backend) materialises the L x S matrix P once and keeps
+  it for backward.
+* ``FlashAttention`` (Dao et al., 2022, "FlashAttention: Fast and Memory-Efficient Exact Attention
+  with IO-Awareness") never holds more than one tile of scores: forward walks key/value tiles per
+  query tile keeping a running max ``m``, a running denominator ``l`` and the output accumulator,
+  and saves only O and the per-row log-sum-exp; backward recomputes each tile of P from the saved
+  log-sum-exp. Extra memory is O(tile_q * tile_k + N * d) per batch-head instead of O(L * S). The
+  tile loops run over tiles only; every tile op is vectorised over all batch and head dims.
+
+Which one runs: ``sdpa_kernel`` (a context manager, as ``torch.nn.attention.sdpa_kernel``) restricts
+the choice; by default the flash path is used when L * S >= ``FLASH_MIN_SCORES``. When the flash
+path cannot serve a call (a float mask that needs its own gradient, an empty sequence) the math
+path runs and the reason is logged at DEBUG level on the ``minigrad.attention`` logger.
+
+Conventions follow torch: a boolean ``attn_mask`` is True where attention is *allowed*, a float mask
+is added to the scores, ``is_causal`` masks j > i (aligned top-left when L != S). A query row that may
+attend to nothing gives a zero output and zero gradients, as torch's CPU kernels do.
+Float16/bfloat16 inputs are computed in float32 and the output is cast back.
+
+Higher order: both backwards are fused raw-array code when only first derivatives are needed; under
+``create_graph=True`` they are instead written with minigrad ops (recomputing P, so O(L * S) memory),
+which makes second and higher derivatives exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from .. import dtypes
+from ..autograd.grad_mode import _State
+from ..autograd.op import Op
+from ..backend import Generator, default_generator, device_of, get_array_module
+from ..tensor import Tensor
+from ._common import broadcast_shapes, check_same_device, constant
+
+_log = logging.getLogger("minigrad.attention")
+
+#: the flash path is chosen automatically when L * S reaches this many scores per batch-head
+FLASH_MIN_SCORES = 512 * 512
+#: default tile sizes (query rows, key columns) of the flash path, the fastest on a 2-core CPU
+FLASH_BLOCK_Q = 256
+FLASH_BLOCK_K = 512
+
+_NEG_INF = float("-inf")
+
+
+class SDPBackend(enum.Enum):
+    """The implementations ``scaled_dot_product_attention`` can choose from (torch's names)."""
+
+    MATH = "math"
+    FLASH_ATTENTION = "flash"
+
+
+_allowed_backends: tuple = (SDPBackend.FLASH_ATTENTION, SDPBackend.MATH)
+
+
+def _as_backend(backend) -> SDPBackend:
+    if isinstance(backend, SDPBackend):
+        return backend
+    if isinstance(backend, str):
+        for b in SDPBackend:
+            if backend.lower() in (b.value, b.name.lower()):
+                return b
+    raise ValueError(f"sdpa_kernel: unknown backend {backend!r}; expected one of "
+                     f"{[b.value for b in SDPBackend]} or an SDPBackend")
+
+
+@contextlib.contextmanager
+def sdpa_kernel(backends, set_priority: bool = False) -> Iterator[None]:
+    """Restrict ``scaled_dot_product_attention`` to some backends inside a ``with`` block.
+
+    ``backends`` is one backend or a list: ``SDPBackend.MATH`` / ``"math"`` (materialise the L x S
+    attention matrix) or ``SDPBackend.FLASH_ATTENTION`` / ``"flash"`` (tiled, O(N) memory). With
+    both allowed (the default outside any block) the flash path runs when L * S >= FLASH_MIN_SCORES.
+    Forcing ``"flash"`` for a call it cannot serve raises a RuntimeError naming the reason.
+    ``set_priority`` is accepted for torch compatibility; the choice above does not depend on order.
+    """
+    global _allowed_backends
+    if isinstance(backends, (list, tuple, set)):
+        chosen = tuple(_as_backend(b) for b in backends)
+    else:
+        chosen = (_as_backend(backends),)
+    if not chosen:
+        raise ValueError("sdpa_kernel: expected at least one backend")
+    previous = _allowed_backends
+    _allowed_backends = chosen
+    try:
+        yield
+    finally:
+        _allowed_backends = previous
+
+
+def _compute_dtype(dtype: np.dtype) -> np.dtype:
+    """Half-precision inputs are computed in float32 (scores and exp overflow float16 easily)."""
+    return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
+
+
+def _tile(mask, rows: slice, cols: slice):
+    """The (rows, cols) block of a mask that broadcasts over the last two dims (size-1 dims kept)."""
+    r = rows if mask.shape[-2] != 1 else slice(None)
+    c = cols if mask.shape[-1] != 1 else slice(None)
+    return mask[..., r, c]
+
+
+def _scaled_keep(generator: Generator, shape: tuple, dtype: np.dtype, p: float):
+    """A dropout mask of kept weights: 1 / (1 - p) with probability 1 - p, else 0 (all 0 when p = 1)."""
+    keep = (generator.uniform(shape, dtype) >= p).astype(dtype)
+    if p < 1:
+        keep *= 1.0 / (1.0 - p)
+    else:
+        keep[...] = 0
+    return keep
+
+
+def _safe_softmax_(s, xp):
+    """Softmax over the last axis of ``s``, in place; rows with every score at -inf become zeros."""
+    if s.shape[-1] == 0:
+        return s
+    m = s.max(axis=-1, keepdims=True)
+    m[m == _NEG_INF] = 0.0  # a fully masked row stays at -inf, so exp gives 0 and no nan appears
+    s -= m
+    xp.exp(s, out=s)
+    denominator = s.sum(axis=-1, keepdims=True)
+    denominator[denominator == 0] = 1.0
+    s *= xp.reciprocal(denominator)
+    return s
+
+
+class _Attention(Op):
+    """What both attention ops share: the masks, and the backward written with minigrad ops."""
+
+    def __init__(self, scale: float, blocked, causal: bool, dropout_p: float):
+        self.scale = scale
+        self.blocked = blocked  # bool array, True where attention is NOT allowed (broadcasts to L x S), or None
+        self.causal = causal
+        self.dropout_p = dropout_p
+
+    def _mask_scores(self, s, rows: slice, cols: slice, bias=None) -> None:
+        """Add the float mask and set blocked / causally hidden scores of the tile to -inf, in place."""
+        xp = get_array_module(s)
+        if bias is not None:
+            s += _tile(bias, rows, cols)
+        if self.blocked is not None:
+            xp.copyto(s, _NEG_INF, where=_tile(self.blocked, rows, cols))
+        if self.causal and cols.stop - 1 > rows.start:  # the tile reaches above the diagonal
+            future = xp.arange(cols.start, cols.stop)[None, :] > xp.arange(rows.start, rows.stop)[:, None]
+            xp.copyto(s, _NEG_INF, where=future)
+
+    def _blocked_full(self, xp, L: int, S: int):
+        """The boolean mask (True = hidden) that combines ``blocked`` and causality, or None."""
+        blocked = self.blocked
+        if self.causal:
+            future = xp.arange(S)[None, :] > xp.arange(L)[:, None]
+            blocked = future if blocked is None else blocked | future
+        return blocked
+
+    def _differentiable_grads(self, go: Tensor, q: Tensor, k: Tensor, v: Tensor, bias, keep):
+        """Input gradients as minigrad ops (used under create_graph=True, so they differentiate again)."""
+        from .linalg import matmul
+        from .math import exp, where
+        from .reduce import logsumexp
+
+        if q._data.dtype.itemsize < 4:
+            q, k, v, go = q.float(), k.float(), v.float(), go.float()
+        xp = get_array_module(q._data)
+        s = matmul(q * self.scale, k.mT)
+        if bias is not None:
+            s = s + bias
+        blocked = self._blocked_full(xp, q.shape[-2], k.shape[-2])
+        if blocked is not None:
+            s = where(blocked, _NEG_INF, s)
+        dead = (s._data == _NEG_INF).all(axis=-1, keepdims=True) if s.shape[-1] else None
+        if dead is not None and dead.any():  # rows that attend to nothing: zero weights, no nan
+            s = where(dead, 0.0, s)
+        p = exp(s - logsumexp(s, -1, keepdim=True))
+        if dead is not None and dead.any():
+            p = where(dead, 0.0, p)
+        p_dropped = p if keep is None else p * constant(keep)
+        need = self.needs_input_grad
+        gv = matmul(p_dropped.mT, go) if need[2] else None
+        dp = matmul(go, v.mT)
+        if keep is not None:
+            dp = dp * constant(keep)
+        ds = p * (dp - (dp * p).sum(-1, keepdim=True))
+        gq = matmul(ds, k) * self.scale if need[0] else None
+        gk = matmul(ds.mT, q) * self.scale if need[1] else None
+        return gq, gk, gv, ds
+
+
+# ----------------------------------------------------------------------------------------------
+# The math path: one L x S matrix
+# ----------------------------------------------------------------------------------------------
+class ScaledDotProductAttention(_Attention):
+    """softmax(Q K^T * scale + mask) V with P kept for a fused backward. Inputs: q, k, v[, float mask]."""
+
+    def __init__(self, scale, blocked, causal, dropout_p, generator: Generator | None = None):
+        super().__init__(scale, blocked, causal, dropout_p)
+        self.generator = generator
+
+    def forward(self, q, k, v, bias=None):
+        xp = get_array_module(q)
+        ct = _compute_dtype(q.dtype)
+        s = (q.astype(ct, copy=False) * self.scale) @ k.astype(ct, copy=False).swapaxes(-1, -2)
+        L, S = s.shape[-2:]
+        self._mask_scores(s, slice(0, L), slice(0, S), None if bias is None else bias.astype(ct, copy=False))
+        p = _safe_softmax_(s, xp)
+        self.keep = None
+        p_dropped = p
+        if self.dropout_p > 0:
+            self.keep = _scaled_keep(self.generator, p.shape, ct, self.dropout_p)
+            p_dropped = p * self.keep
+        self.p = p
+        self.save_inputs(*range(3 if bias is None else 4))
+        self.save_outputs(0)
+        return (p_dropped @ v.astype(ct, copy=False)).astype(q.dtype, copy=False)
+
+    def backward(self, go):
+        saved = self.saved_inputs
+        q, k, v = saved[:3]
+        bias = saved[3] if len(saved) > 3 else None
+        if _State.grad_enabled:  # create_graph=True: the differentiable form
+            gq, gk, gv, ds = self._differentiable_grads(go, q, k, v, bias, self.keep)
+            return (gq, gk, gv) if bias is None else (gq, gk, gv, ds if self.needs_input_grad[3] else None)
+        need = self.needs_input_grad
+        ct = _compute_dtype(q._data.dtype)
+        (o,) = self.saved_outputs
+        g = go._data.astype(ct, copy=False)
+        p, keep = self.p, self.keep
+        gv = None
+        if need[2]:
+            gv = (p if keep is None else p * keep).swapaxes(-1, -2) @ g
+        dp = g @ v._data.astype(ct, copy=False).swapaxes(-1, -2)
+        if keep is not None:
+            dp *= keep
+        dp -= (g * o._data.astype(ct, copy=False)).sum(axis=-1, keepdims=True)  # D = rowsum(dO * O)
+        dp *= p  # now dS
+        gq = (dp @ k._data.astype(ct, copy=False)) * self.scale if need[0] else None
+        gk = dp.swapaxes(-1, -2) @ (q._data.astype(ct, copy=False) * self.scale) if need[1] else None
+        grads = [None if a is None else constant(a) for a in (gq, gk, gv)]
+        if bias is not None:
+            grads.append(constant(dp) if need[3] else None)
+        return tuple(grads)
+
+
+# ----------------------------------------------------------------------------------------------
+# The flash path: tiles and an online softmax
+# ----------------------------------------------------------------------------------------------
+class FlashAttention(_Attention):
+    """Tiled attention that saves only O and the row log-sum-exp (Dao et al., 2022). Inputs: q, k, v.
+
+    A float mask is a constant here (``bias``); dropout masks are drawn per tile from a generator
+    reseeded with (seed, tile row, tile column), so backward redraws exactly the same ones.
+    """
+
+    def __init__(self, scale, blocked, bias, causal, dropout_p, seed, block_q: int, block_k: int):
+        super().__init__(scale, blocked, causal, dropout_p)
+        self.bias, self.seed = bias, seed
+        self.block_q, self.block_k = block_q, block_k
+
+    def _query_tiles(self, L: int):
+        return [slice(i, min(i + self.block_q, L)) for i in range(0, L, self.block_q)]
+
+    def _key_tiles(self, rows: slice, S: int):
+        # causal: row i sees keys j <= i, so key tiles starting at or after the tile's last row + 1 are skipped
+        end = min(S, rows.stop) if self.causal else S
+        return [slice(j, min(j + self.block_k, end)) for j in range(0, end, self.block_k)]
+
+    def _keep(self, shape, dtype, device, rows: slice, cols: slice):
+        """This tile's dropout mask, scaled by 1 / (1 - p): the same on every call."""
+        state = np.random.SeedSequence((self.seed, rows.start, cols.start)).generate_state(1, np.uint64)[0]
+        return _scaled_keep(Generator(device).manual_seed(int(state)), shape, dtype, self.dropout_p)
+
+    def _scores(self, qi, kj, rows, cols):
+        s = qi @ kj.swapaxes(-1, -2)
+        self._mask_scores(s, rows, cols, self.bias)
+        return s
+
+    def forward(self, q, k, v):
+        xp = get_array_module(q)
+        ct = _compute_dtype(q.dtype)
+        device = device_of(q)
+        L, S, Ev = q.shape[-2], k.shape[-2], v.shape[-1]
+        batch = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        if self.bias is not None:
+            self.bias = self.bias.astype(ct, copy=False)
+        qs = q.astype(ct, copy=False) * self.scale
+        kc, vc = k.astype(ct, copy=False), v.astype(ct, copy=False)
+        out = xp.empty(batch + (L, Ev), ct)
+        lse = xp.empty(batch + (L, 1), ct)
+        for rows in self._query_tiles(L):
+            qi = qs[..., rows, :]
+            m = acc = l = None
+            for cols in self._key_tiles(rows, S):
+                s = self._scores(qi, kc[..., cols, :], rows, cols)
+                m_new = s.max(axis=-1, keepdims=True)
+                if m is not None:
+                    xp.maximum(m_new, m, out=m_new)
+                shift = xp.where(m_new == _NEG_INF, 0.0, m_new).astype(ct, copy=False)  # rows with no key yet
+                s -= shift
+                xp.exp(s, out=s)
+                row_sum = s.sum(axis=-1, keepdims=True)
+                if self.dropout_p > 0:
+                    s *= self._keep(s.shape, ct, device, rows, cols)
+                pv = s @ vc[..., cols, :]
+                if m is None:
+                    l, acc = row_sum, pv
+                else:
+                    alpha = xp.exp(m - shift)  # rescale what was summed against the old max
+                    l *= alpha
+                    l += row_sum
+                    acc *= alpha
+                    acc += pv
+                m = m_new
+            dead = l == 0  # rows that attend to nothing: zero output, and P = 0 in backward
+            l[dead] = 1.0
+            out[..., rows, :] = acc / l
+            lse[..., rows, :] = xp.where(dead, float("inf"), shift + xp.log(l))
+        self.lse = lse
+        self.save_inputs(0, 1, 2)
+        self.save_outputs(0)
+        return out.astype(q.dtype, copy=False)
+
+    def _full_keep(self, xp, ct, device, shape):
+        """All tiles' dropout masks as one array (only for the differentiable backward)."""
+        keep = xp.zeros(shape, ct)
+        L, S = shape[-2:]
+        for rows in self._query_tiles(L):
+            for cols in self._key_tiles(rows, S):
+                keep[..., rows, cols] = self._keep(shape[:-2] + (rows.stop - rows.start, cols.stop - cols.start),
+                                                   ct, device, rows, cols)
+        return keep
+
+    def backward(self, go):
+        q, k, v = self.saved_inputs
+        xp = get_array_module(q._data)
+        ct = _compute_dtype(q._data.dtype)
+        device = device_of(q._data)
+        if _State.grad_enabled:  # create_graph=True: the differentiable form (materialises P)
+            keep = None
+            if self.dropout_p > 0:
+                shape = broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (q.shape[-2], k.shape[-2])
+                keep = self._full_keep(xp, ct, device, shape)
+            bias = None if self.bias is None else constant(self.bias)
+            return self._differentiable_grads(go, q, k, v, bias, keep)[:3]
+        need = self.needs_input_grad
+        (o,) = self.saved_outputs
+        L, S, E, Ev = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
+        batch = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        g = go._data.astype(ct, copy=False)
+        D = (g * o._data.astype(ct, copy=False)).sum(axis=-1, keepdims=True)
+        qs = q._data.astype(ct, copy=False) * self.scale
+        kc, vc = k._data.astype(ct, copy=False), v._data.astype(ct, copy=False)
+        gq = xp.zeros(batch + (L, E), ct) if need[0] else None
+        gk = xp.zeros(batch + (S, E), ct) if need[1] else None
+        gv = xp.zeros(batch + (S, Ev), ct) if need[2] else None
+        for rows in self._query_tiles(L):
+            qi, gi, lse_i, D_i = qs[..., rows, :], g[..., rows, :], self.lse[..., rows, :], D[..., rows, :]
+            for cols in self._key_tiles(rows, S):
+                kj, vj = kc[..., cols, :], vc[..., cols, :]
+                p = self._scores(qi, kj, rows, cols)
+                p -= lse_i
+                xp.exp(p, out=p)  # P recomputed from the saved log-sum-exp
+                keep = self._keep(p.shape, ct, device, rows, cols) if self.dropout_p > 0 else None
+                if need[2]:
+                    gv[..., cols, :] += (p if keep is None else p * keep).swapaxes(-1, -2) @ gi
+                if not (need[0] or need[1]):
+                    continue
+                ds = gi @ vj.swapaxes(-1, -2)
+                if keep is not None:
+                    ds *= keep
+                ds -= D_i
+                ds *= p
+                if need[0]:
+                    gq[..., rows, :] += ds @ kj
+                if need[1]:
+                    gk[..., cols, :] += ds.swapaxes(-1, -2) @ qi
+        if gq is not None:
+            gq *= self.scale
+        return tuple(None if a is None else constant(a) for a in (gq, gk, gv))
+
+
+# ----------------------------------------------------------------------------------------------
+# Public functions
+# ----------------------------------------------------------------------------------------------
+def _check_inputs(name: str, query, key, value) -> None:
+    for label, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: expected {label} to be a Tensor, got {type(t).__name__}")
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise RuntimeError(
+            f"{name}: expected query, key and value to be at least 2-D (..., L, E), got shapes "
+            f"{tuple(query.shape)}, {tuple(key.shape)} and {tuple(value.shape)}"
+        )
+    if not dtypes.is_floating(query._data.dtype):
+        raise TypeError(f"{name}: expected floating-point query, key and value, got {query.dtype}")
+    if not (query._data.dtype == key._data.dtype == value._data.dtype):
+        raise RuntimeError(
+            f"{name}: expected query, key and value to have the same dtype, got {query.dtype}, "
+            f"{key.dtype} and {value.dtype}"
+        )
+    check_same_device(name, query, key, value)
+    if query.shape[-1] != key.shape[-1]:
+        raise RuntimeError(
+            f"{name}: query and key must have the same feature size E, got query {tuple(query.shape)} "
+            f"and key {tuple(key.shape)}"
+        )
+    if key.shape[-2] != value.shape[-2]:
+        raise RuntimeError(
+            f"{name}: key and value must have the same sequence length S, got key {tuple(key.shape)} "
+            f"and value {tuple(value.shape)}"
+        )
+
+
+def _check_batch(name: str, query, key, value) -> None:
+    try:
+        np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    except ValueError:
+        raise RuntimeError(
+            f"{name}: the batch dims of query {tuple(query.shape)}, key {tuple(key.shape)} and value "
+            f"{tuple(value.shape)} cannot be broadcast together"
+        ) from None
+
+
+def _split_mask(name: str, attn_mask, scores_shape: tuple, query: Tensor):
+    """A bool mask becomes a constant 'blocked' array; a float mask stays a Tensor (it may need grad)."""
+    if attn_mask is None:
+        return None, None
+    if not isinstance(attn_mask, Tensor):
+        raise TypeError(f"{name}: expected attn_mask to be a Tensor or None, got {type(attn_mask).__name__}")
+    check_same_device(name, query, attn_mask)
+    kind = attn_mask._data.dtype
+    if kind != np.bool_ and not dtypes.is_floating(kind):
+        raise RuntimeError(f"{name}: expected attn_mask of dtype bool or a floating dtype, got {attn_mask.dtype}")
+    try:
+        fits = np.broadcast_shapes(attn_mask.shape, scores_shape) == tuple(scores_shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(
+            f"{name}: attn_mask of shape {tuple(attn_mask.shape)} cannot be broadcast to the attention "
+            f"scores' shape {tuple(scores_shape)} (batch..., L, S)"
+        )
+    if attn_mask.ndim < 2:
+        attn_mask = attn_mask.reshape((1,) * (2 - attn_mask.ndim) + tuple(attn_mask.shape))
+    if kind == np.bool_:
+        return ~attn_mask._data, None
+    return None, attn_mask
+
+
+def _check_options(name: str, dropout_p: float, attn_mask, is_causal: bool) -> None:
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{name}: dropout_p must be in [0, 1], got {dropout_p}")
+    if is_causal and attn_mask is not None:
+        raise RuntimeError(f"{name}: an explicit attn_mask should not be set when is_causal=True")
+
+
+def _use_flash(L: int, S: int, bias) -> bool:
+    """Pick the backend for one call (see ``sdpa_kernel``), logging why the flash path was not used."""
+    allowed = _allowed_backends
+    reason = None
+    if bias is not None and bias.requires_grad and _State.grad_enabled:
+        reason = "the float attn_mask requires grad (the flash path treats masks as constants)"
+    elif L == 0 or S == 0:
+        reason = f"an empty sequence (L={L}, S={S})"
+    if SDPBackend.FLASH_ATTENTION not in allowed:
+        return False
+    if SDPBackend.MATH not in allowed:
+        if reason:
+            raise RuntimeError(f"scaled_dot_product_attention: the flash backend was forced (sdpa_kernel) "
+                               f"but cannot run this call: {reason}")
+        return True
+    if reason:
+        _log.debug("scaled_dot_product_attention: math path, because of %s", reason)
+        return False
+    if L * S < FLASH_MIN_SCORES:
+        _log.debug("scaled_dot_product_attention: math path, L * S = %d < FLASH_MIN_SCORES", L * S)
+        return False
+    return True
+
+
+def _grouped_heads(name: str, query: Tensor, key: Tensor, value: Tensor, attn_mask):
+    """enable_gqa: view query heads as (kv heads, group) so K and V broadcast instead of being repeated."""
+    if query.ndim < 3 or key.ndim < 3 or value.ndim < 3:
+        raise RuntimeError(f"{name}: enable_gqa needs a head dim (..., H, L, E), got shapes "
+                           f"{tuple(query.shape)}, {tuple(key.shape)} and {tuple(value.shape)}")
+    hq, hk = query.shape[-3], key.shape[-3]
+    if hk != value.shape[-3] or hk == 0 or hq % hk:
+        raise RuntimeError(
+            f"{name}: with enable_gqa the number of query heads ({hq}) must be a multiple of the number of "
+            f"key/value heads (key {tuple(key.shape)}, value {tuple(value.shape)})"
+        )
+    group = hq // hk
+    query = query.unflatten(-3, (hk, group))
+    key, value = key.unsqueeze(-3), value.unsqueeze(-3)
+    if attn_mask is not None and attn_mask.ndim >= 3:
+        if attn_mask.shape[-3] == hq:
+            attn_mask = attn_mask.unflatten(-3, (hk, group))
+        elif attn_mask.shape[-3] == 1:
+            attn_mask = attn_mask.unsqueeze(-3)
+    return query, key, value, attn_mask
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
+    """softmax(query @ key^T * scale + mask) @ value, as ``torch.nn.functional.scaled_dot_product_attention``.
+
+    Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); the leading dims
+    broadcast. ``attn_mask`` broadcasts to (..., L, S): boolean True = may attend, float = added to the
+    scores (and differentiated). ``is_causal`` hides keys j > i (top-left aligned; not together with
+    ``attn_mask``). ``scale`` defaults to 1 / sqrt(E). ``dropout_p`` drops attention weights using
+    minigrad's seeded generator. ``enable_gqa`` lets H query heads share H / G key/value heads.
+    Rows with nothing to attend to give zeros. Runs the math or the flash path (see ``sdpa_kernel``).
+    """
+    name = "scaled_dot_product_attention"
+    _check_inputs(name, query, key, value)
+    _check_options(name, dropout_p, attn_mask, is_causal)
+    heads = None
+    if enable_gqa and query.ndim >= 3 and key.ndim >= 3 and query.shape[-3] != key.shape[-3]:
+        heads = query.shape[-3]
+        query, key, value, attn_mask = _grouped_heads(name, query, key, value, attn_mask)
+    _check_batch(name, query, key, value)
+    L, S = query.shape[-2], key.shape[-2]
+    scores = broadcast_shapes(query.shape[:-2], key.shape[:-2]) + (L, S)
+    blocked, bias = _split_mask(name, attn_mask, scores, query)
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    dropout_p = float(dropout_p)
+    if _use_flash(L, S, bias):
+        out = _flash(query, key, value, blocked, bias, dropout_p, is_causal, scale, FLASH_BLOCK_Q, FLASH_BLOCK_K)
+    else:
+        generator = default_generator(query.device) if dropout_p > 0 else None
+        op = ScaledDotProductAttention(scale, blocked, is_causal, dropout_p, generator)
+        out = op(query, key, value) if bias is None else op(query, key, value, bias)
+    return out if heads is None else out.flatten(-4, -3)
+
+
+def _flash(query, key, value, blocked, bias, dropout_p, is_causal, scale, block_q, block_k) -> Tensor:
+    seed = None
+    if dropout_p > 0:
+        seed = int(default_generator(query.device).integers(0, 2**62, (), np.int64))
+    bias_array = None if bias is None else bias._data
+    return FlashAttention(scale, blocked, bias_array, is_causal, dropout_p, seed, block_q, block_k)(query, key, value)
+
+
+def flash_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
+                    dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                    block_q: int | None = None, block_k: int | None = None) -> Tensor:
+    """The tiled path of ``scaled_dot_product_attention``, called directly with chosen tile sizes.
+
+    Same arguments and result as ``scaled_dot_product_attention``; ``block_q`` x ``block_k`` is the
+    tile of scores held at a time (defaults FLASH_BLOCK_Q x FLASH_BLOCK_K). A float ``attn_mask`` is
+    treated as a constant (no gradient reaches it).
+    """
+    name = "flash_attention"
+    _check_inputs(name, query, key, value)
+    _check_options(name, dropout_p, attn_mask, is_causal)
+    _check_batch(name, query, key, value)
+    block_q = FLASH_BLOCK_Q if block_q is None else int(block_q)
+    block_k = FLASH_BLOCK_K if block_k is None else int(block_k)
+    if block_q < 1 or block_k < 1:
+        raise ValueError(f"{name}: tile sizes must be positive, got block_q={block_q}, block_k={block_k}")
+    L, S = query.shape[-2], key.shape[-2]
+    scores = broadcast_shapes(query.shape[:-2], key.shape[:-2]) + (L, S)
+    blocked, bias = _split_mask(name, attn_mask, scores, query)
+    if bias is not None and bias.requires_grad and _State.grad_enabled:
+        raise RuntimeError(f"{name}: the float attn_mask requires grad, but the flash path treats masks as "
+                           f"constants; detach it or use scaled_dot_product_attention")
+    if L == 0 or S == 0:
+        raise RuntimeError(f"{name}: empty sequences are not supported (L={L}, S={S}); "
+                           f"use scaled_dot_product_attention")
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    return _flash(query, key, value, blocked, bias, float(dropout_p), is_causal, scale, block_q, block_k)
