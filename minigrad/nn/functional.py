@@ -34,7 +34,6 @@ from ..ops.activation import (
     threshold_,
 )
 from ..ops.attention import scaled_dot_product_attention
-from ..ops.attention import scaled_dot_product_attention
 from ..ops.linalg import bilinear, linear
 from ..ops.math import sigmoid, tanh
 from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, rms_norm
@@ -67,7 +66,6 @@ __all__ = [
     "relu",
     "relu6",
     "relu_",
-    "scaled_dot_product_attention",
     "scaled_dot_product_attention",
     "selu",
     "selu_",
