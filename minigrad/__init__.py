@@ -8,6 +8,7 @@ from . import (
     _tensor_methods,  # noqa: F401  (attaches x.sum(), x + y, ... to Tensor)
     autograd,
     cuda,
+    interop,
     nn,
     optim,
     profiler,
@@ -31,6 +32,7 @@ from .dtypes import (
 from .dtypes import (
     bool_ as bool,
 )
+from .interop import from_dlpack
 from .ops.convert import clone, detach, to, type_as
 from .ops.creation import (
     arange,
@@ -39,7 +41,6 @@ from .ops.creation import (
     empty,
     empty_like,
     eye,
-    from_dlpack,
     from_numpy,
     full,
     full_like,

@@ -5,6 +5,7 @@ Each method is the same function as ``mg.<name>``; this table is the one place t
 
 from __future__ import annotations
 
+from . import interop
 from .ops import convert, creation, indexing, inplace, linalg, math, reduce, shape
 from .tensor import Tensor
 
@@ -215,6 +216,9 @@ _METHODS = {
     "__ge__": math.ge,
     "__getitem__": indexing.getitem,
     "__setitem__": inplace.setitem,
+    # interop
+    "__dlpack__": interop.tensor_dlpack,
+    "__dlpack_device__": interop.tensor_dlpack_device,
 }
 
 
