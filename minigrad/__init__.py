@@ -220,6 +220,7 @@ from .ops.shape import (
     view,
     vstack,
 )
+from .ops.softmax import log_softmax, softmax
 from .serialization import load, save
 from .tensor import Tensor
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import interop
 from .ops import convert, creation, indexing, inplace, linalg, math, reduce, shape
+from .ops import softmax as softmax_ops
 from .tensor import Tensor
 
 
@@ -141,6 +142,8 @@ _METHODS = {
     "chunk": shape.chunk,
     "unbind": shape.unbind,
     "narrow": shape.narrow,
+    "softmax": softmax_ops.softmax,
+    "log_softmax": softmax_ops.log_softmax,
     # indexing
     "gather": indexing.gather,
     "scatter": indexing.scatter,
