@@ -38,6 +38,7 @@ class Sequential(Module):
         keys = list(self._modules.keys())
         for key in keys[index] if isinstance(index, slice) else [keys[_check_index(index, len(self))]]:
             del self._modules[key]
+        _renumber(self)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -48,6 +49,32 @@ class Sequential(Module):
     def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self)), module)
         return self
+
+
+def _renumber(container: Module) -> None:
+    """Name the remaining modules 0, 1, ... again after a deletion, as torch."""
+    modules = list(container._modules.values())
+    container._modules.clear()
+    for i, module in enumerate(modules):
+        container._modules[str(i)] = module
+
+
+def _repr_grouped(container: Module) -> str:
+    """torch's ModuleList repr: consecutive children with equal reprs shown once, as ``(0-3): 4 x Block(...)``."""
+    blocks = []  # [first index, last index, repr]
+    for i, module in enumerate(container._modules.values()):
+        text = repr(module)
+        if blocks and blocks[-1][2] == text:
+            blocks[-1][1] = i
+        else:
+            blocks.append([i, i, text])
+    if not blocks:
+        return type(container).__name__ + "()"
+    lines = []
+    for first, last, text in blocks:
+        label = f"({first}): " if first == last else f"({first}-{last}): {last - first + 1} x "
+        lines.append((label + text).replace("\n", "\n  "))
+    return type(container).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
 def _check_index(index: int, length: int) -> int:
@@ -93,6 +120,15 @@ class ModuleList(Module):
         self._modules.clear()
         for i, m in enumerate(items):
             self.add_module(str(i), m)
+
+    def __delitem__(self, index) -> None:
+        keys = list(self._modules.keys())
+        for key in keys[index] if isinstance(index, slice) else [keys[_check_index(index, len(self))]]:
+            del self._modules[key]
+        _renumber(self)
+
+    def __repr__(self) -> str:
+        return _repr_grouped(self)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward; iterate over it instead")

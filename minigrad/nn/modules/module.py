@@ -70,7 +70,7 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep="_parameters")  # re-assigning keeps the parameter's place, as torch
             params[name] = value
         elif params is not None and name in params:
             if value is not None and not isinstance(value, Parameter):
@@ -82,7 +82,7 @@ class Module:
             modules = self.__dict__.get("_modules")
             if modules is None:
                 raise AttributeError("cannot assign a module before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep="_modules")
             modules[name] = value
         elif self.__dict__.get("_modules") is not None and name in self._modules:
             if value is not None:
@@ -99,10 +99,13 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
+    def _forget(self, name: str, keep: str | None = None) -> None:
+        """Drop ``name`` from wherever it is registered, except from ``keep`` (so a re-assignment
+        keeps its position in that store, and so its place in ``state_dict``, as torch)."""
         self.__dict__.pop(name, None)
         for store in ("_parameters", "_buffers", "_modules"):
-            self.__dict__[store].pop(name, None)
+            if store != keep:
+                self.__dict__[store].pop(name, None)
         self._non_persistent_buffers.discard(name)
 
     def __getattr__(self, name: str):
@@ -127,7 +130,9 @@ class Module:
             raise TypeError(
                 f"cannot assign '{type(param).__name__}' as parameter '{name}' (a Parameter or None is required)"
             )
-        self._forget(name)
+        if hasattr(self, name) and name not in self._parameters:
+            raise KeyError(f"attribute '{name}' already exists")
+        self._forget(name, keep="_parameters")
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -138,7 +143,9 @@ class Module:
             raise TypeError(
                 f"cannot assign '{type(tensor).__name__}' as buffer '{name}' (a Tensor or None is required)"
             )
-        self._forget(name)
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"attribute '{name}' already exists")
+        self._forget(name, keep="_buffers")
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers.add(name)
@@ -148,7 +155,7 @@ class Module:
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         if "." in name or not name:
             raise KeyError(f"module name can't contain '.' or be empty, got '{name}'")
-        self._forget(name)
+        self._forget(name, keep="_modules")
         self._modules[name] = module
 
     register_module = add_module
