@@ -83,7 +83,8 @@ def _check_floating(name: str, input: Tensor) -> None:
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' must be a Tensor, got {type(input).__name__}")
     if not dtypes.is_floating(input._data.dtype):
-        raise TypeError(f"{name}: expected a floating-point tensor, got {input.dtype} (shape {tuple(input.shape)})")
+        shape = tuple(input.shape)
+        raise TypeError(f"{name}: expected a floating-point tensor, got {input.dtype.name} (shape {shape})")
 
 
 def _maybe_inplace(name: str, fn, input: Tensor, inplace: bool, *args) -> Tensor:
