@@ -460,6 +460,9 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
         _check_param(fn, name, param, (c,), input, what)
     g = int(num_groups)
     spatial = math.prod(input.shape[2:])
+    if n * (c // g) * spatial == 1:  # torch's condition
+        raise ValueError(f"Expected more than 1 value per group when training, got input of shape "
+                         f"{tuple(input.shape)} with num_groups={g}")
     return _apply(input, weight, bias, (n, g, c // g, spatial), (1, g, c // g, 1), (2, 3), eps, True)[0]
 
 

@@ -85,6 +85,12 @@ class _BatchNorm(_NormBase):
     def forward(self, input):
         self._check_input_dim(input)
         self._check_channels(input, 1)
+        # checked here too (F.batch_norm checks again): bad input must not count as a batch
+        if not input.is_floating_point():
+            raise TypeError(f"{type(self).__name__}: expected a floating-point input, got {input.dtype}")
+        if self.training and input.numel() == input.shape[1]:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                             f"{tuple(input.shape)}")
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             count = self.num_batches_tracked
