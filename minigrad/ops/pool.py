@@ -97,7 +97,7 @@ class MaxPool(Op):
         count = math.prod(g.kernel)
         arg = xp.zeros(out_shape, dtype=np.int8 if count <= 127 else np.int32)
         pairs = g.pairs
-        full = pairs[0][2] == tuple(slice(0, n) for n in g.out_size)
+        full = bool(pairs) and pairs[0][2] == tuple(slice(0, n) for n in g.out_size)
         if full:  # the first offset sees every output: start from it instead of -inf
             y = x[lead + pairs[0][3]].copy()
             arg[...] = pairs[0][0]
@@ -298,9 +298,9 @@ def _max_pool(op_name: str, d: int, input: Tensor, kernel_size, stride, padding,
               return_indices):
     _pool_input(op_name, input, d)
     kernel, stride, padding, dilation = _pool_args(op_name, d, kernel_size, stride, padding, dilation)
-    if any(2 * p > dl * (k - 1) + 1 for p, dl, k in zip(padding, dilation, kernel)):
-        raise RuntimeError(f"{op_name}: pad should be at most half of effective kernel size, but got padding "
-                           f"{padding}, kernel_size {kernel} and dilation {dilation}")
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise RuntimeError(f"{op_name}: pad should be at most half of kernel size, but got padding {padding} and "
+                           f"kernel_size {kernel}")
     in_size = tuple(input.shape[-d:])
     out_size = _pool_output_size(op_name, in_size, kernel, stride, padding, dilation, ceil_mode)
     g = PoolGeometry(kernel, stride, padding, dilation, in_size, out_size)
@@ -348,7 +348,7 @@ def _avg_pool(op_name: str, d: int, input: Tensor, kernel_size, stride, padding,
               divisor_override):
     _pool_input(op_name, input, d)
     kernel, stride, padding, dilation = _pool_args(op_name, d, kernel_size, stride, padding, 1)
-    if any(2 * p > k for p, k in zip(padding, kernel)):
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise RuntimeError(f"{op_name}: pad should be at most half of kernel size, but got padding {padding} and "
                            f"kernel_size {kernel}")
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer)) or divisor_override <= 0):
