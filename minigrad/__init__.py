@@ -181,6 +181,7 @@ from .ops.reduce import (
     var,
     var_mean,
 )
+from .ops.rnn import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
 from .ops.shape import (
     atleast_1d,
     atleast_2d,
