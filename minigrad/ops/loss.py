@@ -611,15 +611,17 @@ class BCELoss(PointwiseLoss):
         self.weight = weight
 
     def loss(self, xp, x, t):
-        log_x = xp.maximum(xp.log(x), -100.0)
-        log_1mx = xp.maximum(xp.log1p(-x), -100.0)
+        with np.errstate(divide="ignore"):  # log(0) = -inf is expected here, and clamped (NumPy only)
+            log_x = xp.maximum(xp.log(x), -100.0)
+            log_1mx = xp.maximum(xp.log1p(-x), -100.0)
         loss = -(log_1mx + t * (log_x - log_1mx))
         return loss if self.weight is None else loss * self.weight
 
     def grads(self, xp, x, t, need_x, need_t):
         w = 1.0 if self.weight is None else self.weight
         gx = w * (x - t) / xp.maximum(x * (1.0 - x), 1e-12) if need_x else None
-        gt = w * (xp.log1p(-x) - xp.log(x)) if need_t else None
+        with np.errstate(divide="ignore", invalid="ignore"):  # +-inf at x = 0 or 1, as torch
+            gt = w * (xp.log1p(-x) - xp.log(x)) if need_t else None
         return gx, gt
 
     def grads_graph(self, x, t, need_x, need_t):
