@@ -138,3 +138,25 @@ def test_errors():
         F.hardtanh(mg.randn(3), 2, 1)
     with pytest.raises(RuntimeError, match="lambda must be greater or equal to 0"):
         F.softshrink(mg.randn(3), -1.0)
+
+
+def test_fast_float32_kernels_are_accurate():
+    # the float32 fast paths (Goldberg's log1p/expm1, the rational normal CDF) against float64 references
+    import scipy.special
+
+    from minigrad.ops.activation import _expm1_nonpositive, _log1p, _normal_cdf_float32
+
+    def ulps(got, exact):
+        spacing = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+        return np.max(np.abs(got.astype(np.float64) - exact) / np.maximum(spacing, 1e-45))
+
+    x = -np.concatenate([np.logspace(-12, 2.2, 20001), [0.0, 200.0]]).astype(np.float32)
+    assert _expm1_nonpositive(x).dtype == np.float32
+    assert ulps(_expm1_nonpositive(x), np.expm1(x.astype(np.float64))) < 8
+    t = np.concatenate([np.logspace(-40, 0, 20001), [0.0]]).astype(np.float32)
+    assert ulps(_log1p(t), np.log1p(t.astype(np.float64))) < 8
+    z = np.linspace(-12, 12, 200001).astype(np.float32)
+    cdf, exact = _normal_cdf_float32(z), scipy.special.ndtr(z.astype(np.float64))
+    assert np.max(np.abs(cdf - exact)) < 2e-7
+    inner = np.abs(z) <= 3
+    assert np.max(np.abs(cdf[inner] / exact[inner] - 1)) < 1e-6  # the negative tail keeps relative accuracy
