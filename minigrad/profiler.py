@@ -233,19 +233,17 @@ class record_function(contextlib.ContextDecorator):
         if not isinstance(name, str):
             raise TypeError(f"record_function: name must be a str, got {type(name).__name__}")
         self.name = name
-        self._profiler = None
-        self._start = 0.0
+        self._open: list = []  # (profile, start) per entry: a decorated function may recurse
 
     def __enter__(self) -> record_function:
-        self._profiler = _State.profiler
-        self._start = time.perf_counter()
+        self._open.append((_State.profiler, time.perf_counter()))
         return self
 
     def __exit__(self, *exc) -> None:
-        profiler, self._profiler = self._profiler, None
+        profiler, start = self._open.pop()
         if profiler is not None and profiler._active:
             end = time.perf_counter()
-            profiler._add((self.name, "region", end, end - self._start, 0))
+            profiler._add((self.name, "region", end, end - start, 0))
 
 
 def _in_backward_pass(frame) -> bool:

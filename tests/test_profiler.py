@@ -94,6 +94,22 @@ def test_record_function_as_decorator_and_without_a_profile():
         profiler.record_function(3)
 
 
+def test_record_function_decorating_a_recursive_function():
+    @profiler.record_function("fact")
+    def fact(n):
+        return mg.tensor(1.0) if n == 0 else fact(n - 1) * n
+
+    with profiler.profile() as prof:
+        assert fact(3).item() == 6.0
+    region = _row(prof, "fact", "region")
+    assert region.count == 4
+    # the calls nest, so inclusive totals add up to more than the time spent, while self times do not
+    spent = prof.summary()["self_time"]
+    assert spent <= prof.wall_time
+    assert region.total_time > spent
+    assert region.self_time <= region.total_time
+
+
 def test_table_is_readable_sorted_and_limited():
     x, (w1, w2, w3) = _three_matmuls()
     with profiler.profile() as prof:
