@@ -177,39 +177,72 @@ class _NormGrad(Op):
     def forward(self, *args):
         self.save_inputs(*range(len(args)))
         gy, x, w, mean, rstd = self._unpack(args)
-        xp = get_array_module(x)
         ct = rstd.dtype
-        want_x, want_w, want_b = self.want
-        inv_n = 1.0 / self.n
         gy = gy.reshape(self.view).astype(ct, copy=False)
         xv = x.reshape(self.view).astype(ct, copy=False)
-        x_hat = xv - mean if self.center else xv.copy()
-        x_hat *= rstd
+        xc = xv - mean if self.center else xv  # ours to overwrite only when centred
         wv = w.reshape(self.w_view).astype(ct, copy=False) if w is not None else None
-        # weight constant over the statistics axes (batch/instance norm): the sums for the weight
-        # and bias gradients are also the two means gx needs
-        shared = wv is not None and self.w_axes == self.axes
-        gw = _dot_axes(xp, gy, x_hat, self.w_axes) if want_w or (want_x and shared) else None
-        gb = _sum_axes(xp, gy, self.w_axes) if want_b or (want_x and shared and self.center) else None
+        if wv is None or np.broadcast_shapes(rstd.shape, wv.shape) != self.view:
+            gx, gw, gb = self._per_channel(gy, xc, wv, rstd)
+        else:
+            gx, gw, gb = self._per_element(gy, xc, wv, rstd)
         outs = []
+        if gx is not None:
+            outs.append(gx.reshape(x.shape).astype(x.dtype, copy=False))
+        if gw is not None:
+            outs.append(gw.reshape(w.shape))
+        if gb is not None:
+            outs.append(gb.reshape(self.b_shape))
+        return tuple(outs) if len(outs) > 1 else outs[0]
+
+    def _per_channel(self, gy, xc, w, rstd):
+        """Weight constant over the statistics axes within each group (batch, instance, group norm,
+        or no weight): every factor of gx = gy * w * rstd - xc * rstd^2 * B - rstd * A is a small
+        array, so gx takes four passes over the data. The sums over the statistics axes that are
+        also weight axes (P, Q) serve both the parameter gradients and A, B."""
+        xp = get_array_module(xc)
+        want_x, want_w, want_b = self.want
+        axes = self.axes
+        shared = axes if w is None else tuple(a for a in axes if a in self.w_axes)
+        within = tuple(a for a in axes if a not in shared)  # statistics axes along which w varies
+        across = tuple(a for a in self.w_axes if a not in axes)  # weight axes the statistics vary on
+        p = _dot_axes(xp, gy, xc, shared) if want_x or want_w else None
+        q = _sum_axes(xp, gy, shared) if (want_x and self.center) or (want_b and w is not None) else None
+        gw = _sum_axes(xp, p * rstd, across) if want_w else None
+        gb = None
+        if want_b:
+            gb = _sum_axes(xp, q, across) if w is not None else _sum_axes(xp, gy, self.w_axes)
+        gx = None
         if want_x:
-            g = gy * wv if wv is not None else gy
-            if shared:
-                b_term = gw * wv * inv_n
-                a_term = gb * wv * inv_n if self.center else None
-            else:
-                b_term = _dot_axes(xp, g, x_hat, self.axes) * inv_n
-                a_term = _sum_axes(xp, g, self.axes) * inv_n if self.center else None
-            gx = g - a_term if a_term is not None else g.copy()
+            inv_n = 1.0 / self.n
+            b_term = _sum_axes(xp, p * w if w is not None else p, within) * (rstd * inv_n)
+            gx = gy * (rstd * w if w is not None else rstd)
+            scaled = xc if self.center else xc.copy()  # xc is the input itself when not centred
+            scaled *= rstd * rstd * b_term
+            gx -= scaled
+            if self.center:
+                gx -= _sum_axes(xp, q * w if w is not None else q, within) * (rstd * inv_n)
+        return gx, gw, gb
+
+    def _per_element(self, gy, xc, w, rstd):
+        """Weight varying along the statistics axes (layer and RMS norm): the closed form as written."""
+        xp = get_array_module(xc)
+        want_x, want_w, want_b = self.want
+        x_hat = xc if self.center else xc.copy()
+        x_hat *= rstd
+        gw = _dot_axes(xp, gy, x_hat, self.w_axes) if want_w else None
+        gb = _sum_axes(xp, gy, self.w_axes) if want_b else None
+        gx = None
+        if want_x:
+            inv_n = 1.0 / self.n
+            gx = gy * w
+            b_term = _dot_axes(xp, gx, x_hat, self.axes) * inv_n
+            if self.center:
+                gx -= _sum_axes(xp, gx, self.axes) * inv_n
             x_hat *= b_term
             gx -= x_hat
             gx *= rstd
-            outs.append(gx.reshape(x.shape).astype(x.dtype, copy=False))
-        if want_w:
-            outs.append(gw.reshape(w.shape))
-        if want_b:
-            outs.append(gb.reshape(self.b_shape))
-        return tuple(outs) if len(outs) > 1 else outs[0]
+        return gx, gw, gb
 
     def backward(self, *grads):
         """Partial derivatives of (gx, gw, gb) given their cotangents (u, v, vb).
