@@ -33,7 +33,7 @@ from ..ops.activation import (
     threshold,
     threshold_,
 )
-from ..ops.attention import scaled_dot_product_attention
+from ..ops.attention import multi_head_attention_forward, scaled_dot_product_attention
 from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold, unfold
 from ..ops.pool import (
     adaptive_avg_pool1d,
@@ -155,6 +155,7 @@ __all__ = [
     "relu",
     "relu6",
     "relu_",
+    "multi_head_attention_forward",
     "scaled_dot_product_attention",
     "selu",
     "selu_",

@@ -47,6 +47,8 @@ from ..autograd.op import Op
 from ..backend import Generator, default_generator, device_of, get_array_module
 from ..tensor import Tensor
 from ._common import broadcast_shapes, check_same_device, constant
+from .linalg import linear
+from .shape import cat
 
 _log = logging.getLogger("minigrad.attention")
 
@@ -169,14 +171,18 @@ class _Attention(Op):
             blocked = future if blocked is None else blocked | future
         return blocked
 
-    def _differentiable_grads(self, go: Tensor, q: Tensor, k: Tensor, v: Tensor, bias, keep):
-        """Input gradients as minigrad ops (used under create_graph=True, so they differentiate again)."""
+    def _differentiable_grads(self, go: Tensor, q: Tensor, k: Tensor, v: Tensor, bias, keep, gw=None):
+        """Input gradients as minigrad ops (used under create_graph=True, so they differentiate again).
+
+        ``gw`` is the gradient of the returned attention weights, when the op returns them.
+        """
         from .linalg import matmul
         from .math import exp, where
         from .reduce import logsumexp
 
         if q._data.dtype.itemsize < 4:
             q, k, v, go = q.float(), k.float(), v.float(), go.float()
+            gw = None if gw is None else gw.float()
         xp = get_array_module(q._data)
         s = matmul(q * self.scale, k.mT)
         if bias is not None:
@@ -194,6 +200,8 @@ class _Attention(Op):
         need = self.needs_input_grad
         gv = matmul(p_dropped.mT, go) if need[2] else None
         dp = matmul(go, v.mT)
+        if gw is not None:
+            dp = dp + gw
         if keep is not None:
             dp = dp * constant(keep)
         ds = p * (dp - (dp * p).sum(-1, keepdim=True))
@@ -206,11 +214,17 @@ class _Attention(Op):
 # The math path: one L x S matrix
 # ----------------------------------------------------------------------------------------------
 class ScaledDotProductAttention(_Attention):
-    """softmax(Q K^T * scale + mask) V with P kept for a fused backward. Inputs: q, k, v[, float mask]."""
+    """softmax(Q K^T * scale + mask) V with P kept for a fused backward. Inputs: q, k, v[, float mask].
 
-    def __init__(self, scale, blocked, causal, dropout_p, generator: Generator | None = None):
+    With ``return_weights`` it has a second output, the attention weights (after dropout), for
+    ``MultiheadAttention(need_weights=True)``; their gradient joins dP in backward.
+    """
+
+    def __init__(self, scale, blocked, causal, dropout_p, generator: Generator | None = None,
+                 return_weights: bool = False):
         super().__init__(scale, blocked, causal, dropout_p)
         self.generator = generator
+        self.return_weights = return_weights
 
     def forward(self, q, k, v, bias=None):
         xp = get_array_module(q)
@@ -224,30 +238,46 @@ class ScaledDotProductAttention(_Attention):
         if self.dropout_p > 0:
             self.keep = _scaled_keep(self.generator, p.shape, ct, self.dropout_p)
             p_dropped = p * self.keep
-        self.p = p
         self.save_inputs(*range(3 if bias is None else 4))
+        o = (p_dropped @ v.astype(ct, copy=False)).astype(q.dtype, copy=False)
+        if not self.return_weights:
+            self.p = p
+            self.save_outputs(0)
+            return o
+        if p_dropped is p and ct == q.dtype:  # the weights are P itself: saved as an output, not copied
+            self.p = None
+            self.save_outputs(0, 1)
+            return o, p
+        self.p = p
         self.save_outputs(0)
-        return (p_dropped @ v.astype(ct, copy=False)).astype(q.dtype, copy=False)
+        return o, p_dropped.astype(q.dtype)
 
-    def backward(self, go):
+    def backward(self, go, gw=None):
         saved = self.saved_inputs
         q, k, v = saved[:3]
         bias = saved[3] if len(saved) > 3 else None
         if _State.grad_enabled:  # create_graph=True: the differentiable form
-            gq, gk, gv, ds = self._differentiable_grads(go, q, k, v, bias, self.keep)
+            gq, gk, gv, ds = self._differentiable_grads(go, q, k, v, bias, self.keep, gw)
             return (gq, gk, gv) if bias is None else (gq, gk, gv, ds if self.needs_input_grad[3] else None)
         need = self.needs_input_grad
         ct = _compute_dtype(q._data.dtype)
-        (o,) = self.saved_outputs
+        outputs = self.saved_outputs
+        o = outputs[0]
         g = go._data.astype(ct, copy=False)
-        p, keep = self.p, self.keep
+        p = self.p if self.p is not None else outputs[1]._data
+        keep = self.keep
         gv = None
         if need[2]:
             gv = (p if keep is None else p * keep).swapaxes(-1, -2) @ g
         dp = g @ v._data.astype(ct, copy=False).swapaxes(-1, -2)
+        if gw is not None:
+            dp += gw._data
         if keep is not None:
             dp *= keep
-        dp -= (g * o._data.astype(ct, copy=False)).sum(axis=-1, keepdims=True)  # D = rowsum(dO * O)
+        if gw is None:
+            dp -= (g * o._data.astype(ct, copy=False)).sum(axis=-1, keepdims=True)  # D = rowsum(dO * O)
+        else:
+            dp -= (dp * p).sum(axis=-1, keepdims=True)  # D = rowsum(dP * P)
         dp *= p  # now dS
         gq = (dp @ k._data.astype(ct, copy=False)) * self.scale if need[0] else None
         gk = dp.swapaxes(-1, -2) @ (q._data.astype(ct, copy=False) * self.scale) if need[1] else None
@@ -585,3 +615,234 @@ def flash_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor
                            f"use scaled_dot_product_attention")
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     return _flash(query, key, value, blocked, bias, float(dropout_p), is_causal, scale, block_q, block_k)
+
+
+# ----------------------------------------------------------------------------------------------
+# Multi-head attention (the functional form behind nn.MultiheadAttention)
+# ----------------------------------------------------------------------------------------------
+def _mask_kind(name: str, mask_name: str, mask) -> None:
+    if mask is None:
+        return
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{name}: expected {mask_name} to be a Tensor or None, got {type(mask).__name__}")
+    if mask._data.dtype != np.bool_ and not dtypes.is_floating(mask._data.dtype):
+        raise RuntimeError(f"{name}: only bool and floating types of {mask_name} are supported, got {mask.dtype}")
+
+
+def _pad_key(mask):
+    """One more key column that is never masked (for bias_k/bias_v and add_zero_attn)."""
+    if mask is None:
+        return None
+    if isinstance(mask, Tensor):
+        zeros = constant(get_array_module(mask._data).zeros(mask.shape[:-1] + (1,), mask._data.dtype))
+        return cat([mask, zeros], -1)
+    return get_array_module(mask).concatenate([mask, get_array_module(mask).zeros(mask.shape[:-1] + (1,), bool)], -1)
+
+
+def _as_additive(mask, dtype):
+    """A boolean 'masked out' array as a float mask of 0 / -inf; a float mask unchanged."""
+    if isinstance(mask, Tensor):
+        return mask
+    xp = get_array_module(mask)
+    return constant(xp.where(mask, _NEG_INF, 0.0).astype(dtype))
+
+
+def _split_heads(x: Tensor, heads: int, batch_first: bool) -> Tensor:
+    """(N, L, E) or (L, N, E) -> (N, heads, L, E / heads)."""
+    if batch_first:
+        n, length = x.shape[0], x.shape[1]
+        return x.reshape(n, length, heads, -1).permute(0, 2, 1, 3)
+    length, n = x.shape[0], x.shape[1]
+    return x.reshape(length, n, heads, -1).permute(1, 2, 0, 3)
+
+
+def _split_packed(x: Tensor, parts: int, heads: int, batch_first: bool) -> tuple:
+    """(N, L, parts * E) or (L, N, parts * E) -> ``parts`` tensors (N, heads, L, E / heads), no copies."""
+    a, b = x.shape[0], x.shape[1]
+    x = x.reshape(a, b, parts, heads, -1)
+    x = x.permute(2, 0, 3, 1, 4) if batch_first else x.permute(2, 1, 3, 0, 4)
+    return x.unbind(0)
+
+
+def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embed_dim_to_check: int, num_heads: int,
+                                 in_proj_weight: Tensor | None, in_proj_bias: Tensor | None, bias_k: Tensor | None,
+                                 bias_v: Tensor | None, add_zero_attn: bool, dropout_p: float,
+                                 out_proj_weight: Tensor, out_proj_bias: Tensor | None, training: bool = True,
+                                 key_padding_mask: Tensor | None = None, need_weights: bool = True,
+                                 attn_mask: Tensor | None = None, use_separate_proj_weight: bool = False,
+                                 q_proj_weight: Tensor | None = None, k_proj_weight: Tensor | None = None,
+                                 v_proj_weight: Tensor | None = None, static_k: Tensor | None = None,
+                                 static_v: Tensor | None = None, average_attn_weights: bool = True,
+                                 is_causal: bool = False) -> tuple:
+    """Multi-head attention (Vaswani et al., 2017) on (L, N, E) inputs, as torch's function of this name.
+
+    head_i = softmax(Q_i K_i^T / sqrt(E / H) + mask) V_i with Q = query W_q^T + b_q (and K, V alike),
+    output = concat(head_1 .. head_H) W_o^T + b_o. Masks use MultiheadAttention's convention: a
+    boolean True means "masked out", a float mask is added. ``attn_mask`` is (L, S) or (N * H, L, S),
+    ``key_padding_mask`` (N, S). Returns (output, weights or None); weights are (N, L, S) averaged over
+    heads or (N, H, L, S). A query row with every key masked gives zeros (torch gives nan there when
+    need_weights=True).
+    """
+    return _multi_head_attention(
+        query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias, bias_k, bias_v,
+        add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, training, key_padding_mask, need_weights,
+        attn_mask, use_separate_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, static_k, static_v,
+        average_attn_weights, is_causal, batch_first=False)
+
+
+def _multi_head_attention(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias, bias_k,
+                          bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias, training,
+                          key_padding_mask, need_weights, attn_mask, use_separate_proj_weight, q_proj_weight,
+                          k_proj_weight, v_proj_weight, static_k, static_v, average_attn_weights, is_causal,
+                          batch_first: bool, name: str = "multi_head_attention_forward") -> tuple:
+    """``multi_head_attention_forward`` for either layout: (N, L, E) if ``batch_first`` else (L, N, E)."""
+    for label, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: expected {label} to be a Tensor, got {type(t).__name__}")
+    _mask_kind(name, "key_padding_mask", key_padding_mask)
+    _mask_kind(name, "attn_mask", attn_mask)
+    if query.ndim not in (2, 3):
+        raise RuntimeError(f"{name}: expected query to be 2-D (unbatched, L x E) or 3-D (batched), "
+                           f"got shape {tuple(query.shape)}")
+    batched = query.ndim == 3
+    if key.ndim != query.ndim or value.ndim != query.ndim:
+        raise RuntimeError(f"{name}: expected key and value to be {query.ndim}-D like query "
+                           f"{tuple(query.shape)}, got key {tuple(key.shape)} and value {tuple(value.shape)}")
+    if key_padding_mask is not None and key_padding_mask.ndim != (2 if batched else 1):
+        raise RuntimeError(f"{name}: expected key_padding_mask to be {'2-D (N, S)' if batched else '1-D (S)'}, "
+                           f"got shape {tuple(key_padding_mask.shape)}")
+    if attn_mask is not None and attn_mask.ndim not in (2, 3):
+        raise RuntimeError(f"{name}: expected attn_mask to be 2-D (L, S) or 3-D (N * num_heads, L, S), "
+                           f"got shape {tuple(attn_mask.shape)}")
+    self_attention, shared_kv = query is key and key is value, key is value
+    if not batched:  # a batch of one; the batch dim goes where the layout keeps it
+        axis = 0 if batch_first else 1
+        query = query.unsqueeze(axis)
+        key = query if self_attention else key.unsqueeze(axis)
+        value = key if shared_kv else value.unsqueeze(axis)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    b_axis, s_axis = (0, 1) if batch_first else (1, 0)
+    L, N, E = query.shape[s_axis], query.shape[b_axis], query.shape[2]
+    S = key.shape[s_axis]
+    heads = num_heads
+    if E != embed_dim_to_check:
+        raise RuntimeError(f"{name}: expected query with embedding dim {embed_dim_to_check}, got shape "
+                           f"{tuple(query.shape)}")
+    if heads <= 0 or E % heads:
+        raise RuntimeError(f"{name}: embed_dim {E} is not divisible by num_heads {heads}")
+    head_dim = E // heads
+    if key.shape[b_axis] != N or value.shape[b_axis] != N or value.shape[s_axis] != S:
+        raise RuntimeError(f"{name}: query {tuple(query.shape)}, key {tuple(key.shape)} and value "
+                           f"{tuple(value.shape)} must share the batch size, and key and value the sequence length")
+
+    # masks: bool arrays (True = masked out) or float Tensors, checked against the original S
+    kpm = None if key_padding_mask is None else (key_padding_mask if key_padding_mask._data.dtype != np.bool_
+                                                 else key_padding_mask._data)
+    if kpm is not None and tuple(kpm.shape) != (N, S):
+        raise RuntimeError(f"{name}: expected key_padding_mask of shape {(N, S)}, got {tuple(kpm.shape)}")
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer module "
+                           "method `generate_square_subsequent_mask` to create this mask.")
+    use_causal = bool(is_causal) and kpm is None and not need_weights  # the hint replaces the mask
+    mask = None
+    if attn_mask is not None and not use_causal:
+        mask = attn_mask if attn_mask._data.dtype != np.bool_ else attn_mask._data
+        expected = (L, S) if attn_mask.ndim == 2 else (N * heads, L, S)
+        if tuple(mask.shape) != expected:
+            raise RuntimeError(f"{name}: the shape of the {attn_mask.ndim}-D attn_mask is {tuple(mask.shape)}, "
+                               f"but should be {expected}")
+
+    # projections
+    if use_separate_proj_weight:
+        if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
+            raise RuntimeError(f"{name}: use_separate_proj_weight=True needs q_proj_weight, k_proj_weight and "
+                               f"v_proj_weight")
+        b_q, b_k, b_v = (None, None, None) if in_proj_bias is None else in_proj_bias.chunk(3)
+        q = _split_heads(linear(query, q_proj_weight, b_q), heads, batch_first)
+        k = _split_heads(linear(key, k_proj_weight, b_k), heads, batch_first)
+        v = _split_heads(linear(value, v_proj_weight, b_v), heads, batch_first)
+    else:
+        if in_proj_weight is None:
+            raise RuntimeError(f"{name}: in_proj_weight is None but use_separate_proj_weight is False")
+        if key.shape[2] != E or value.shape[2] != E:
+            raise RuntimeError(f"{name}: with a packed in_proj_weight, key and value need embedding dim {E}, got "
+                               f"key {tuple(key.shape)} and value {tuple(value.shape)}")
+        if self_attention:  # one GEMM for q, k and v
+            q, k, v = _split_packed(linear(query, in_proj_weight, in_proj_bias), 3, heads, batch_first)
+        elif shared_kv:  # encoder-decoder attention: one GEMM for k and v
+            w_q, w_kv = in_proj_weight.split([E, 2 * E])
+            b_q, b_kv = (None, None) if in_proj_bias is None else in_proj_bias.split([E, 2 * E])
+            q = _split_heads(linear(query, w_q, b_q), heads, batch_first)
+            k, v = _split_packed(linear(key, w_kv, b_kv), 2, heads, batch_first)
+        else:
+            w_q, w_k, w_v = in_proj_weight.chunk(3)
+            b_q, b_k, b_v = (None, None, None) if in_proj_bias is None else in_proj_bias.chunk(3)
+            q = _split_heads(linear(query, w_q, b_q), heads, batch_first)
+            k = _split_heads(linear(key, w_k, b_k), heads, batch_first)
+            v = _split_heads(linear(value, w_v, b_v), heads, batch_first)
+
+    if bias_k is not None or bias_v is not None:
+        if bias_k is None or bias_v is None:
+            raise RuntimeError(f"{name}: bias_k and bias_v must be given together")
+        if static_k is not None or static_v is not None:
+            raise RuntimeError(f"{name}: bias_k/bias_v cannot be added to static_k/static_v")
+        k = cat([k, bias_k.reshape(1, heads, 1, head_dim).expand(N, heads, 1, head_dim)], 2)
+        v = cat([v, bias_v.reshape(1, heads, 1, head_dim).expand(N, heads, 1, head_dim)], 2)
+        mask, kpm = _pad_key(mask), _pad_key(kpm)
+    for label, static in (("static_k", static_k), ("static_v", static_v)):
+        if static is not None and (static.ndim != 3 or static.shape[0] != N * heads or static.shape[2] != head_dim):
+            raise RuntimeError(f"{name}: expected {label} of shape (N * num_heads, S, head_dim) = "
+                               f"({N * heads}, S, {head_dim}), got {tuple(static.shape)}")
+    if static_k is not None:
+        k = static_k.reshape(N, heads, static_k.shape[1], head_dim)
+    if static_v is not None:
+        v = static_v.reshape(N, heads, static_v.shape[1], head_dim)
+    if add_zero_attn:
+        zeros = constant(get_array_module(k._data).zeros((N, heads, 1, head_dim), k._data.dtype))
+        k, v = cat([k, zeros], 2), cat([v, zeros], 2)
+        mask, kpm = _pad_key(mask), _pad_key(kpm)
+    S = k.shape[2]
+    if v.shape[2] != S:
+        raise RuntimeError(f"{name}: key and value lengths differ after static_k/static_v: {S} and {v.shape[2]}")
+    if kpm is not None and tuple(kpm.shape) != (N, S):
+        raise RuntimeError(f"{name}: expected key_padding_mask of shape {(N, S)}, got {tuple(kpm.shape)}")
+
+    # one mask for SDPA, broadcasting to (N, H, L, S), in SDPA's convention (bool True = may attend)
+    if mask is not None and mask.ndim == 3:
+        mask = mask.reshape(N, heads, L, S)
+    if kpm is not None:
+        kpm = kpm.reshape(N, 1, 1, S)
+    merged = None
+    if isinstance(mask, Tensor) or isinstance(kpm, Tensor):
+        parts = [_as_additive(m, query._data.dtype) for m in (mask, kpm) if m is not None]
+        merged = parts[0] if len(parts) == 1 else parts[0] + parts[1]
+    elif mask is not None or kpm is not None:
+        blocked = mask if kpm is None else (kpm if mask is None else mask | kpm)
+        merged = constant(~blocked)
+
+    p = dropout_p if training else 0.0
+    weights = None
+    if need_weights:
+        out, weights = _attention_with_weights(q, k, v, merged, p)
+        if average_attn_weights:
+            weights = weights.mean(1)
+        if not batched:
+            weights = weights.squeeze(0)
+    else:
+        out = scaled_dot_product_attention(q, k, v, merged, p, use_causal)
+    out = out.permute(0, 2, 1, 3).reshape(N, L, E) if batch_first else out.permute(2, 0, 1, 3).reshape(L, N, E)
+    out = linear(out, out_proj_weight, out_proj_bias)
+    if not batched:
+        out = out.squeeze(b_axis)
+    return out, weights
+
+
+def _attention_with_weights(q: Tensor, k: Tensor, v: Tensor, mask, dropout_p: float) -> tuple:
+    """(softmax(q k^T / sqrt(E) + mask) v, the attention weights), on the math path."""
+    scores = q.shape[:-1] + (k.shape[-2],)
+    blocked, bias = _split_mask("multi_head_attention_forward", mask, scores, q)
+    generator = default_generator(q.device) if dropout_p > 0 else None
+    op = ScaledDotProductAttention(1.0 / math.sqrt(q.shape[-1]), blocked, False, dropout_p, generator,
+                                   return_weights=True)
+    return op(q, k, v) if bias is None else op(q, k, v, bias)
