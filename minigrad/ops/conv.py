@@ -184,11 +184,15 @@ def conv_forward(x, W, b, g: ConvGeometry, cols=None):
     return out, cols
 
 
-def conv_input_grad(gy, W, g: ConvGeometry, channels: int):
-    """conv^T(gy, W): the gradient of conv wrt its input, shape (N, channels, *in_size)."""
+def conv_input_grad(gy, W, g: ConvGeometry, channels: int, gyb=None):
+    """conv^T(gy, W): the gradient of conv wrt its input, shape (N, channels, *in_size).
+
+    ``gyb`` is gy already in the GEMM layout (``_channels_first``), when the caller has it.
+    """
     wd = work_dtype(gy.dtype)
     n, o = gy.shape[:2]
-    gyb = _channels_first(gy, g.groups, wd)
+    if gyb is None:
+        gyb = _channels_first(gy, g.groups, wd)
     Wg = W.reshape(g.groups, o // g.groups, -1).astype(wd, copy=False)
     gcols = _grouped_matmul(Wg.transpose(0, 2, 1), gyb)  # (G, C/G * K, N * L)
     d = g.ndim
@@ -197,12 +201,13 @@ def conv_input_grad(gy, W, g: ConvGeometry, channels: int):
     return _col2im(view, g, gy.dtype)
 
 
-def conv_weight_grad(x, gy, g: ConvGeometry, weight_shape, cols=None):
+def conv_weight_grad(x, gy, g: ConvGeometry, weight_shape, cols=None, gyb=None):
     """d<gy, conv(x, W)>/dW, shape ``weight_shape`` (O, C/groups, *kernel): one GEMM per group."""
     wd = work_dtype(x.dtype)
     if cols is None:
         cols = _im2col_gemm(x, g, wd)
-    gyb = _channels_first(gy, g.groups, wd)
+    if gyb is None:
+        gyb = _channels_first(gy, g.groups, wd)
     gWt = _grouped_matmul(cols, gyb.transpose(0, 2, 1))  # (G, C/G * K, O/G): the cheaper GEMM order
     gW = gWt.transpose(0, 2, 1).reshape(weight_shape)
     return gW.astype(x.dtype, copy=False)
@@ -216,7 +221,12 @@ def _bias_grad(gy: Tensor) -> Tensor:
 
 
 class Conv(Op):
-    """y = conv(x, W) (+ b). The columns are kept for the weight gradient (one im2col, not two)."""
+    """y = conv(x, W) (+ b).
+
+    Speed: the im2col columns are kept for the weight gradient (one im2col per step, not two), and
+    the backward puts gy into the GEMM layout once for both gradients. These are caches of values
+    derived from the ops' own inputs; the graph still records x, W and gy, so higher orders hold.
+    """
 
     def __init__(self, geometry: ConvGeometry):
         self.g = geometry
@@ -230,9 +240,10 @@ class Conv(Op):
 
     def backward(self, gy):
         x, W = self.saved_inputs
-        need = self.needs_input_grad
-        gx = ConvTranspose(self.g)(gy, W) if need[0] else None
-        gW = ConvWeightGrad(self.g, self.__dict__.pop("cols", None))(x, gy) if need[1] else None
+        need, g = self.needs_input_grad, self.g
+        gyb = _channels_first(gy._data, g.groups, work_dtype(gy._data.dtype)) if need[0] and need[1] else None
+        gx = ConvTranspose(g, gyb)(gy, W) if need[0] else None
+        gW = ConvWeightGrad(g, self.__dict__.pop("cols", None), gyb)(x, gy) if need[1] else None
         if len(need) == 2:
             return gx, gW
         return gx, gW, _bias_grad(gy) if need[2] else None
@@ -244,12 +255,14 @@ class ConvTranspose(Op):
     ``W`` has conv's layout (C_x, C_y/groups, *kernel), which is conv_transpose's weight layout.
     """
 
-    def __init__(self, geometry: ConvGeometry):
+    def __init__(self, geometry: ConvGeometry, xb=None):
         self.g = geometry
+        self.xb = xb  # x in the GEMM layout, if the caller already made it
 
     def forward(self, x, W, b=None):
         self.save_inputs(0, 1)
-        y = conv_input_grad(x, W, self.g, W.shape[1] * self.g.groups)
+        xb, self.xb = self.xb, None
+        y = conv_input_grad(x, W, self.g, W.shape[1] * self.g.groups, xb)
         if b is not None:
             y += b.reshape((-1,) + (1,) * self.g.ndim)
         return y
@@ -268,16 +281,16 @@ class ConvTranspose(Op):
 class ConvWeightGrad(Op):
     """gW = d<g, conv(x, W)>/dW, bilinear in (x, g); its derivatives are conv^T and conv."""
 
-    def __init__(self, geometry: ConvGeometry, cols=None):
+    def __init__(self, geometry: ConvGeometry, cols=None, gyb=None):
         self.g = geometry
-        self.cols = cols
+        self.cols, self.gyb = cols, gyb  # im2col of x and gy in the GEMM layout, if already made
 
     def forward(self, x, gy):
         self.save_inputs(0, 1)
-        cols, self.cols = self.cols, None
+        cols, gyb, self.cols, self.gyb = self.cols, self.gyb, None, None
         g = self.g
         shape = (gy.shape[1], x.shape[1] // g.groups) + g.kernel
-        return conv_weight_grad(x, gy, g, shape, cols)
+        return conv_weight_grad(x, gy, g, shape, cols, gyb)
 
     def backward(self, ggW):
         x, gy = self.saved_inputs
