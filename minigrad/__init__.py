@@ -33,6 +33,7 @@ from .dtypes import (
     bool_ as bool,
 )
 from .interop import from_dlpack
+from .ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from .ops.convert import clone, detach, to, type_as
 from .ops.creation import (
     arange,
@@ -222,6 +223,7 @@ from .ops.shape import (
     vstack,
 )
 from .ops.softmax import log_softmax, softmax
+from .ops.spatial import pixel_shuffle, pixel_unshuffle
 from .serialization import load, save
 from .tensor import Tensor
 
