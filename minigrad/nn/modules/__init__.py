@@ -60,5 +60,12 @@ from .loss import (
 )
 from .softmax import LogSoftmax, Softmax, Softmax2d, Softmin
 from .sparse import Embedding
+from .transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [name for name in dir() if not name.startswith("_") and name[0].isupper()]
