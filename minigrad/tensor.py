@@ -308,12 +308,6 @@ class Tensor:
         data = self._data if isinstance(self._data, np.ndarray) else self._data.get()
         return data if dtype is None else data.astype(dtype)
 
-    def __dlpack__(self, stream=None, **kwargs):
-        return self._data.__dlpack__(**({} if stream is None else {"stream": stream}), **kwargs)
-
-    def __dlpack_device__(self):
-        return self._data.__dlpack_device__()
-
     def __repr__(self) -> str:
         return _format(self)
 
@@ -338,7 +332,7 @@ class Tensor:
         memo[id(self)] = out
         return out
 
-    # The op methods (add, sum, reshape, ...) are attached from minigrad/ops/*.py; see _methods.py.
+    # The op methods (add, sum, reshape, ...) and __dlpack__ are attached in _tensor_methods.py.
 
 
 _op_module.Tensor = Tensor
@@ -360,7 +354,7 @@ def _wrap_dim(dim: int, ndim: int) -> int:
 
 def _format(t: Tensor) -> str:
     data = t._data if isinstance(t._data, np.ndarray) else t._data.get()
-    if data.dtype == dtypes.bfloat16.numpy and data.dtype is not None:
+    if dtypes.bfloat16.numpy is not None and data.dtype == dtypes.bfloat16.numpy:
         data = data.astype(np.float32)
     body = np.array2string(
         data,

@@ -122,16 +122,6 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._make(array, None, 0, False, None)
 
 
-def from_dlpack(x) -> Tensor:
-    """Zero-copy import from any object with ``__dlpack__`` (NumPy, CuPy, torch ...)."""
-    device_type, _ = x.__dlpack_device__()
-    if int(device_type) == 1:  # kDLCPU
-        array = np.from_dlpack(x)
-    else:
-        array = backend.cupy_module().from_dlpack(x)
-    return Tensor._make(array, None, 0, False, None)
-
-
 def _filled(fill, size, dtype, device, requires_grad, default_dtype):
     shape = _shape(size)
     np_dtype = default_dtype if dtype is None else dtypes.to_numpy_dtype(dtype)
