@@ -1,0 +1,1 @@
+"""Pieces shared by the examples: the runner, and (later) backbones, heads, augmentations, evaluation."""
