@@ -128,12 +128,14 @@ def _rows(xp, t):
 
 
 class _ClassTargets:
-    """Validated class-index targets: safe indices, the mask of counted ones, their weights."""
+    """Validated class-index targets: safe indices, the mask of counted ones (None: all count), and
+    each target's class weight w_t (None: all 1); ``rows`` picks x[n, t_n] (see ``_rows``)."""
 
     def __init__(self, target, valid, weight, ct):
         xp = get_array_module(target)
         self.valid, self.weight = valid, weight
         self.index = target if valid is None else xp.where(valid, target, 0)
+        self.rows = _rows(xp, self.index)
         if weight is None:
             self.w_t = valid.astype(ct) if valid is not None else None
         else:
@@ -169,13 +171,9 @@ class CrossEntropy(Op):
         xp = get_array_module(x)
         tg, eps, w = self.targets, self.smoothing, self.targets.weight
         C = x.shape[1]
-        xc = _upcast(x)
-        z = xc - xc.max(axis=1, keepdims=True)
-        e = xp.exp(z)
-        s = _class_sum(xp, e)
+        z, e, s = _shifted_exp(xp, _upcast(x))
         lse = xp.log(s)
-        rows = _rows(xp, tg.index)
-        loss = lse - z[rows]
+        loss = lse - z[tg.rows]
         if tg.w_t is not None:
             loss *= tg.w_t
         if eps:
@@ -189,7 +187,7 @@ class CrossEntropy(Op):
         self.count = tg.total_weight() if self.reduction == "mean" else 1.0
         if any(self.needs_input_grad):
             self.save_inputs(0)
-            e /= xp.expand_dims(s, 1)
+            e /= s[:, None]
             self.p = e
         out = _reduce_sum(loss, self.reduction, self.count)
         return out.astype(x.dtype, copy=False)
@@ -199,6 +197,12 @@ class CrossEntropy(Op):
         tg, eps, w = self.targets, self.smoothing, self.targets.weight
         C = self.p.shape[1]
         ct = self.p.dtype
+        if tg.w_t is None and not eps and not is_grad_enabled():
+            # the common case, every target counted with weight 1: gx = g (p - onehot(t))
+            g = _per_sample_array(gy._data, self.reduction, self.count, ct)
+            gx = self.p * _over_classes(xp, g)
+            gx[tg.rows] -= g
+            return constant(gx)
         w_t = tg.weights(xp, ct)
         wsum = C if w is None else float(w.sum(dtype=np.float64))
         a = w_t * (1.0 - eps)
@@ -207,17 +211,37 @@ class CrossEntropy(Op):
         if is_grad_enabled():
             (x,) = self.saved_inputs
             b = xp.zeros(self.p.shape, dtype=ct)
-            b[_rows(xp, tg.index)] = w_t * (1.0 - eps)
+            b[tg.rows] = w_t * (1.0 - eps)
             if eps:
                 b += _smoothing_term(xp, w, tg, eps, C, self.p.ndim, ct)
             g = _per_sample_grad(gy, self.reduction, self.count)
-            return (softmax(x, 1) * constant(xp.expand_dims(a, 1)) - constant(b)) * g
+            return (softmax(x, 1) * constant(a[:, None]) - constant(b)) * g
         g = _per_sample_array(gy._data, self.reduction, self.count, ct)
-        gx = self.p * xp.expand_dims(a * g, 1)
-        gx[_rows(xp, tg.index)] -= w_t * ((1.0 - eps) * g)
+        gx = self.p * (a * g)[:, None]
+        gx[tg.rows] -= w_t * ((1.0 - eps) * g)
         if eps:
             gx -= _smoothing_term(xp, w, tg, eps, C, gx.ndim, ct) * _over_classes(xp, g)
         return constant(gx)
+
+
+def _shifted_exp(xp, x):
+    """z = x - m, e = exp(z) and s = sum_c e over dim 1, with a shift m that keeps exp in range.
+
+    The shift only has to make every row's sum a normal float with room to spare (then lse = m +
+    log s and p = e / s are exact to rounding; terms below the sum's precision may underflow
+    harmlessly). One global max does that whenever the rows' maxima lie within ~40 of each other,
+    and is several times cheaper than NumPy's per-row max over short rows; otherwise (logits of
+    +-1e4, say) the per-row max is used, as for softmax.
+    """
+    if x.size and x.ndim == 2:
+        z = x - x.max()
+        e = xp.exp(z)
+        s = _class_sum(xp, e)
+        if bool(s.min() >= xp.finfo(x.dtype).tiny * 2.0**64):  # False for nan too
+            return z, e, s
+    z = x - x.max(axis=1, keepdims=True) if x.size else x.copy()
+    e = xp.exp(z)
+    return z, e, _class_sum(xp, e)
 
 
 def _class_sum(xp, a):
@@ -229,7 +253,7 @@ def _class_sum(xp, a):
 
 def _over_classes(xp, g):
     """A per-sample array shaped to broadcast over dim 1 (a 0-d one broadcasts already)."""
-    return xp.expand_dims(g, 1) if g.ndim else g
+    return g[:, None] if g.ndim else g
 
 
 def _smoothing_term(xp, w, tg, eps, C, ndim, ct):
@@ -237,7 +261,7 @@ def _smoothing_term(xp, w, tg, eps, C, ndim, ct):
     wb = xp.full((1, C) + (1,) * (ndim - 2), eps / C, dtype=ct) if w is None else \
         (w * (eps / C)).reshape((1, C) + (1,) * (ndim - 2))
     if tg.valid is not None:
-        wb = wb * xp.expand_dims(tg.valid, 1)
+        wb = wb * tg.valid[:, None]
     return wb
 
 
@@ -292,9 +316,9 @@ class CrossEntropyProbs(Op):
 
     def forward(self, x, q):
         xp = get_array_module(x)
-        xc, qc = _upcast(x), _upcast(q)
-        z = xc - xc.max(axis=1, keepdims=True)
-        z -= xp.log(xp.exp(z).sum(axis=1, keepdims=True))  # log p
+        qc = _upcast(q)
+        z, _, s = _shifted_exp(xp, _upcast(x))
+        z -= xp.log(s)[:, None]  # log p
         loss = -(self._wq(qc) * z).sum(axis=1)
         self.count = x.size // x.shape[1] if x.shape[1] else 0
         if any(self.needs_input_grad):
@@ -342,9 +366,8 @@ class NLLLoss(Op):
         self.targets, self.reduction = targets, reduction
 
     def forward(self, x):
-        xp = get_array_module(x)
         tg = self.targets
-        loss = -_upcast(x[_rows(xp, tg.index)])
+        loss = -_upcast(x[tg.rows])
         if tg.w_t is not None:
             loss *= tg.w_t
         self.count = tg.total_weight() if self.reduction == "mean" else 1.0
@@ -360,11 +383,10 @@ class NLLLoss(Op):
             from .indexing import ScatterAdd
 
             g = _per_sample_grad(gy, self.reduction, self.count)
-            index = xp.expand_dims(tg.index, 1)
-            return ScatterAdd(1, index, self.x_shape)(g * constant(-xp.expand_dims(w_t, 1)))
+            return ScatterAdd(1, tg.index[:, None], self.x_shape)(g * constant(-w_t[:, None]))
         g = _per_sample_array(gy._data, self.reduction, self.count, ct)
         gx = xp.zeros(self.x_shape, dtype=ct)
-        gx[_rows(xp, tg.index)] = -(w_t * g)
+        gx[tg.rows] = -(w_t * g)
         return constant(gx)
 
 
@@ -384,14 +406,18 @@ def _class_targets(name: str, input: Tensor, target: Tensor, weight, ignore_inde
     C = shape[0] if input.ndim == 1 else shape[1]
     t = target._data
     t = t.reshape(1) if input.ndim == 1 else (t if t.ndim <= 2 else t.reshape(t.shape[0], -1))
-    valid = t != ignore_index
-    if t.size and not bool(((t >= 0) & (t < C) | ~valid).all()):
-        bad = ((t < 0) | (t >= C)) & valid
-        value = int(t[bad].ravel()[0])
-        raise IndexError(f"{name}: target {value} is out of bounds for {C} classes (valid targets are "
-                         f"0..{C - 1}, or ignore_index={ignore_index})")
-    if bool(valid.all()):
-        valid = None  # the fast path: no masking needed
+    valid = None  # None: every target counts (the fast path, no masking)
+    if t.size:
+        lo, hi = int(t.min()), int(t.max())
+        if lo < 0 or hi >= C or 0 <= ignore_index < C:
+            valid = t != ignore_index
+            bad = ((t < 0) | (t >= C)) & valid
+            if bool(bad.any()):
+                value = int(t[bad].ravel()[0])
+                raise IndexError(f"{name}: target {value} is out of bounds for {C} classes (valid targets are "
+                                 f"0..{C - 1}, or ignore_index={ignore_index})")
+            if bool(valid.all()):
+                valid = None
     w = _weight_array(name, weight, input)
     if w is not None and tuple(w.shape) != (C,):
         raise RuntimeError(f"{name}: weight tensor should be defined either for all {C} classes or no classes "
@@ -507,7 +533,10 @@ class PointwiseLoss(Op):
     def forward(self, x, t):
         xp = get_array_module(x)
         self.save_inputs(0, 1)
-        loss = self.loss(xp, _upcast(x), _upcast(t))
+        xc, tc, scalar = _at_least_1d(_upcast(x), _upcast(t))
+        loss = self.loss(xp, xc, tc)
+        if scalar:
+            loss = loss.reshape(())
         self.n = loss.size
         return _reduce_array(xp, loss, self.reduction).astype(x.dtype, copy=False)
 
@@ -519,8 +548,19 @@ class PointwiseLoss(Op):
             gx, gt = self.grads_graph(x, t, need_x, need_t)
             return (None if gx is None else gx * g), (None if gt is None else gt * g)
         xp = get_array_module(x._data)
-        gx, gt = self.grads(xp, _upcast(x._data), _upcast(t._data), need_x, need_t)
+        xc, tc, scalar = _at_least_1d(_upcast(x._data), _upcast(t._data))
+        gx, gt = self.grads(xp, xc, tc, need_x, need_t)
+        if scalar:
+            gx = None if gx is None else gx.reshape(())
+            gt = None if gt is None else gt.reshape(())
         return (None if gx is None else constant(gx * g)), (None if gt is None else constant(gt * g))
+
+
+def _at_least_1d(x, t):
+    """Two 0-d operands as 1-element arrays (NumPy makes scalars of 0-d results, which in-place ops reject)."""
+    if x.ndim == 0 and t.ndim == 0:
+        return x.reshape(1), t.reshape(1), True
+    return x, t, False
 
 
 class MSELoss(PointwiseLoss):
@@ -567,7 +607,11 @@ class SmoothL1Loss(PointwiseLoss):
         d = xp.abs(x - t)
         if self.beta == 0:
             return d
-        return xp.where(d < self.beta, (0.5 / self.beta) * d * d, d - 0.5 * self.beta)
+        m = xp.minimum(d, self.beta)  # m (d - m/2) / beta is both branches, without a (slow) where
+        d -= 0.5 * m
+        d *= m
+        d *= 1.0 / self.beta
+        return d
 
     def grads(self, xp, x, t, need_x, need_t):
         d = x - t
@@ -589,7 +633,10 @@ class HuberLoss(PointwiseLoss):
 
     def loss(self, xp, x, t):
         d = xp.abs(x - t)
-        return xp.where(d <= self.delta, 0.5 * d * d, self.delta * (d - 0.5 * self.delta))
+        m = xp.minimum(d, self.delta)  # m (d - m/2) is both branches, without a (slow) where
+        d -= 0.5 * m
+        d *= m
+        return d
 
     def grads(self, xp, x, t, need_x, need_t):
         g = xp.clip(x - t, -self.delta, self.delta)
@@ -611,9 +658,9 @@ class BCELoss(PointwiseLoss):
         self.weight = weight
 
     def loss(self, xp, x, t):
-        with np.errstate(divide="ignore"):  # log(0) = -inf is expected here, and clamped (NumPy only)
+        with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf is expected here, and clamped
             log_x = xp.maximum(xp.log(x), -100.0)
-            log_1mx = xp.maximum(xp.log1p(-x), -100.0)
+            log_1mx = xp.maximum(_log1p(xp, -x), -100.0)
         loss = -(log_1mx + t * (log_x - log_1mx))
         return loss if self.weight is None else loss * self.weight
 
@@ -621,7 +668,7 @@ class BCELoss(PointwiseLoss):
         w = 1.0 if self.weight is None else self.weight
         gx = w * (x - t) / xp.maximum(x * (1.0 - x), 1e-12) if need_x else None
         with np.errstate(divide="ignore", invalid="ignore"):  # +-inf at x = 0 or 1, as torch
-            gt = w * (xp.log1p(-x) - xp.log(x)) if need_t else None
+            gt = w * (_log1p(xp, -x) - xp.log(x)) if need_t else None
         return gx, gt
 
     def grads_graph(self, x, t, need_x, need_t):
@@ -629,6 +676,24 @@ class BCELoss(PointwiseLoss):
         gx = w * (x - t) / clamp(x * (1.0 - x), min=1e-12) if need_x else None
         gt = w * (log1p(-x) - x.log()) if need_t else None
         return gx, gt
+
+
+def _log1p(xp, a):
+    """log(1 + a) for a > -1. NumPy's log1p is several times slower than its log (no SIMD loop), so on
+    the CPU use Goldberg's identity log1p(a) = log(u) a / (u - 1), u = 1 + a (and a itself where u
+    rounds to 1): accurate to a few ulps ("What Every Computer Scientist Should Know About
+    Floating-Point Arithmetic", 1991, Theorem 4)."""
+    if xp is not np:
+        return xp.log1p(a)
+    u = a + 1.0
+    d = u - 1.0
+    out = np.log(u)
+    tiny = d == 0
+    d[tiny] = 1.0
+    out *= a
+    out /= d
+    out[tiny] = a[tiny]
+    return out
 
 
 def _log1p_exp_neg(x: Tensor) -> Tensor:
@@ -648,27 +713,44 @@ class BCEWithLogitsLoss(PointwiseLoss):
     def __init__(self, reduction, weight, pos_weight):
         super().__init__(reduction)
         self.weight, self.pos_weight = weight, pos_weight
+        self.e = None
 
-    @staticmethod
-    def _softplus_neg(xp, x):
-        return xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0.0)
+    def _exp_neg_abs(self, xp, x):
+        """exp(-|x|) in (0, 1]: never overflows; kept from forward for backward."""
+        if self.e is None:
+            e = xp.abs(x)
+            xp.negative(e, out=e)
+            self.e = xp.exp(e, out=e)
+        return self.e
+
+    def _softplus_neg(self, xp, x):
+        sp = _log1p(xp, self._exp_neg_abs(xp, x))
+        sp += xp.maximum(-x, 0.0)
+        return sp
 
     def loss(self, xp, x, t):
         sp = self._softplus_neg(xp, x)
+        if not any(self.needs_input_grad):
+            self.e = None
         if self.pos_weight is not None:
             sp *= 1.0 + (self.pos_weight - 1.0) * t
-        loss = (1.0 - t) * x + sp
+        loss = (1.0 - t) * x
+        loss += sp
         return loss if self.weight is None else loss * self.weight
 
     def grads(self, xp, x, t, need_x, need_t):
         gx = gt = None
         if need_x:
-            e = xp.exp(-xp.abs(x))
-            sig = xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)  # sigmoid(x)
+            # sigmoid(-x) = r = e / (1 + e) for x >= 0 and 1 - r for x < 0 (each exact where it is small),
+            # selected with arithmetic: NumPy's where is slow on masks with no pattern
+            e = self._exp_neg_abs(xp, x)
+            r = e / (1.0 + e)
+            neg = x < 0
+            sig_neg = r + neg * (1.0 - 2.0 * r)  # sigmoid(-x)
             if self.pos_weight is None:
-                gx = sig - t
+                gx = (1.0 - t) - sig_neg  # = sigmoid(x) - t
             else:
-                gx = (1.0 - t) - (1.0 + (self.pos_weight - 1.0) * t) * (1.0 - sig)
+                gx = (1.0 - t) - (1.0 + (self.pos_weight - 1.0) * t) * sig_neg
         if need_t:
             gt = -x if self.pos_weight is None else (self.pos_weight - 1.0) * self._softplus_neg(xp, x) - x
         if self.weight is not None:
