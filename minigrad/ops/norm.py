@@ -58,14 +58,15 @@ def _keep(shape: tuple, axes: tuple) -> tuple:
 
 
 def _sum_axes(xp, a, axes: tuple):
-    """sum over ``axes`` with keepdims; the innermost axis first, where NumPy sums fastest."""
-    for axis in sorted(axes, reverse=True):
-        a = a.sum(axis=axis, keepdims=True)
-    return a
+    """sum over ``axes`` with keepdims (NumPy sums a contiguous run pairwise: accurate)."""
+    return a.sum(axis=axes, keepdims=True) if axes else a
 
 
 def _dot_axes(xp, a, b, axes: tuple):
-    """sum(a * b) over ``axes`` with keepdims, without materialising a * b."""
+    """sum(a * b) over ``axes`` with keepdims, without materialising a * b (for small arrays the
+    product is cheaper than einsum's parsing)."""
+    if a.size <= 16384:
+        return _sum_axes(xp, a * b, axes)
     letters = "abcdefgh"[: a.ndim]
     kept = "".join(c for i, c in enumerate(letters) if i not in axes)
     return xp.einsum(f"{letters},{letters}->{kept}", a, b).reshape(_keep(a.shape, axes))
@@ -85,6 +86,12 @@ def _moments(x, axes: tuple, eps: float, center: bool):
     return mean, var, rstd, xc
 
 
+def _per_channel(view: tuple, w_view: tuple, axes: tuple) -> bool:
+    """Whether weight (shape ``w_view``) is constant along some statistics axis, so that weight
+    times rstd (the statistics' shape) is a small array rather than one the size of ``view``."""
+    return any(i in axes and w == 1 and v != 1 for i, (w, v) in enumerate(zip(w_view, view)))
+
+
 class _Norm(Op):
     """y = (x - mean) * rstd * weight + bias on a view of x (see the module docstring).
 
@@ -97,6 +104,8 @@ class _Norm(Op):
                  has_weight: bool, has_bias: bool):
         self.view, self.w_view, self.axes, self.eps, self.center = view, w_view, axes, eps, center
         self.has_weight, self.has_bias = has_weight, has_bias
+        # a weight constant within each statistics group (per channel): rstd * weight is a small array
+        self.fold = has_weight and _per_channel(view, w_view, axes)
 
     def forward(self, x, *affine):
         ct = _compute_dtype(x.dtype)
@@ -107,15 +116,14 @@ class _Norm(Op):
         w = affine[0].reshape(self.w_view).astype(ct, copy=False) if self.has_weight else None
         b = affine[-1].reshape(self.w_view).astype(ct, copy=False) if self.has_bias else None
         factor = rstd
-        fold = w is not None and np.broadcast_shapes(rstd.shape, w.shape) != self.view
-        if fold:  # per-channel weight: one small scale array, so one pass over x instead of two
+        if self.fold:  # one small scale array: one pass over x instead of two
             factor = rstd * w
         if self.center:  # xc = x - mean is ours: scale it in place
             xc *= factor
             y = xc
         else:
             y = xv * factor
-        if w is not None and not fold:
+        if w is not None and not self.fold:
             y *= w
         if b is not None:
             y += b
@@ -182,7 +190,7 @@ class _NormGrad(Op):
         xv = x.reshape(self.view).astype(ct, copy=False)
         xc = xv - mean if self.center else xv  # ours to overwrite only when centred
         wv = w.reshape(self.w_view).astype(ct, copy=False) if w is not None else None
-        if wv is None or np.broadcast_shapes(rstd.shape, wv.shape) != self.view:
+        if wv is None or _per_channel(self.view, self.w_view, self.axes):
             gx, gw, gb = self._per_channel(gy, xc, wv, rstd)
         else:
             gx, gw, gb = self._per_element(gy, xc, wv, rstd)
@@ -363,7 +371,28 @@ def _update_running(running: Tensor | None, value, momentum: float, fn: str) -> 
     overwrite(running, running._data * (1.0 - momentum) + value * momentum, fn)
 
 
-def _normalize_with_stats(input, mean, var, weight, bias, eps, fn):
+class _ChannelAffine(Op):
+    """y = x * scale + shift with one scale and shift per channel (dim 1): normalization with
+    given statistics, in one pass over x. Backward in minigrad ops, so differentiable again."""
+
+    def forward(self, x, scale, shift):
+        self.save_inputs(0, 1)
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        y = x * scale.reshape(shape)
+        y += shift.reshape(shape)
+        return y.astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        x, scale = self.saved_inputs
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        others = (0,) + tuple(range(2, x.ndim))
+        gx = gy * reshape(scale, shape) if self.needs_input_grad[0] else None
+        gscale = _sum(gy * x, others) if self.needs_input_grad[1] else None
+        gshift = _sum(gy, others) if self.needs_input_grad[2] else None
+        return gx, gscale, gshift
+
+
+def _normalize_with_stats(input, mean, var, weight, bias, eps):
     """(x - mean) / sqrt(var + eps) * weight + bias with given per-channel statistics (no batch stats)."""
     xp = xp_of(input)
     ct = _compute_dtype(input._data.dtype)
@@ -375,9 +404,7 @@ def _normalize_with_stats(input, mean, var, weight, bias, eps, fn):
         shift = shift * weight
     if bias is not None:
         shift = shift + bias
-    shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
-    y = input * reshape(scale, shape) + reshape(shift, shape)
-    return y if y._data.dtype == input._data.dtype else y.to(input.dtype)
+    return _ChannelAffine()(input, scale, shift)
 
 
 def _check_momentum(fn: str, momentum) -> float:
@@ -411,7 +438,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if running_mean is None or running_var is None:
             raise RuntimeError(f"{fn}: running_mean and running_var must be defined in evaluation mode "
                                "(training=False)")
-        return _normalize_with_stats(input, running_mean, running_var, weight, bias, eps, fn)
+        return _normalize_with_stats(input, running_mean, running_var, weight, bias, eps)
     count = n * spatial
     if count <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(input.shape)}")
@@ -444,7 +471,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
     if not use_input_stats:
         if running_mean is None or running_var is None:
             raise RuntimeError(f"{fn}: running_mean and running_var must be defined when use_input_stats=False")
-        return _normalize_with_stats(input, running_mean, running_var, weight, bias, eps, fn)
+        return _normalize_with_stats(input, running_mean, running_var, weight, bias, eps)
     if spatial <= 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {tuple(input.shape)}")
     y, op = _apply(input, weight, bias, (n, c, spatial), (1, c, 1), (2,), eps, True)
