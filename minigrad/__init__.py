@@ -8,11 +8,14 @@ from . import (
     _tensor_methods,  # noqa: F401  (attaches x.sum(), x + y, ... to Tensor)
     autograd,
     cuda,
+    datasets,
     interop,
     nn,
     optim,
     profiler,
     testing,
+    transforms,
+    utils,
 )
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.engine import grad
@@ -226,6 +229,7 @@ from .ops.softmax import log_softmax, softmax
 from .ops.spatial import pixel_shuffle, pixel_unshuffle
 from .serialization import load, save
 from .tensor import Tensor
+from .utils import data as _data  # noqa: F401  (loads mg.utils.data)
 
 float = float32
 double = float64

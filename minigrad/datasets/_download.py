@@ -9,10 +9,8 @@ never leaves a file that looks valid.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import tempfile
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +36,8 @@ def md5sum(path: str | os.PathLike) -> str:
 
 def _fetch(url: str, out) -> None:
     """Copy the body at ``url`` into the open binary file ``out`` (the only function that touches the network)."""
+    import urllib.request  # here, not at the top: it pulls in ssl and email, slow to import for everyone
+
     request = urllib.request.Request(url, headers={"User-Agent": "minigrad"})
     with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
         for chunk in iter(lambda: response.read(_CHUNK), b""):
@@ -54,6 +54,8 @@ def download(urls: Sequence[str], path: Path, md5: str, who: str) -> Path:
     Raises ``RuntimeError`` naming the file, every URL tried with its error, and where to put the
     file by hand. Nothing is left at ``path`` unless the checksum matched.
     """
+    import http.client
+
     path.parent.mkdir(parents=True, exist_ok=True)
     failures = []
     for url in urls:
