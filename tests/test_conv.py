@@ -340,3 +340,16 @@ def test_weight_gradient_does_not_keep_columns_after_backward():
     assert any(a.shape == (1, 27, 2 * 36) for a in node.saved_arrays())
     y.sum().backward()
     assert node.saved_arrays() == []
+
+
+@needs_torch
+@pytest.mark.parametrize("fn", ["conv2d", "conv_transpose2d", "conv1d"])
+def test_empty_batch_works_like_torch(fn):
+    shape = (0, 4, 5) if fn == "conv1d" else (0, 4, 5, 5)
+    w_shape = (4, 2, 3) if fn == "conv1d" else (4, 2, 3, 3)
+    x, W = mg.randn(*shape, requires_grad=True), mg.randn(*w_shape, requires_grad=True)
+    y = getattr(F, fn)(x, W, stride=2, groups=2)
+    expected = getattr(torch.nn.functional, fn)(torch.zeros(shape), torch.zeros(w_shape), stride=2, groups=2)
+    assert y.shape == tuple(expected.shape)
+    y.sum().backward()
+    assert x.grad.shape == shape and W.grad.shape == w_shape and not W.grad.numpy().any()

@@ -228,3 +228,18 @@ def test_pixel_shuffle_round_trips():
 def test_bad_inputs_raise_clear_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@needs_torch
+@pytest.mark.parametrize("name,kwargs", [
+    ("max_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1}), ("avg_pool2d", {"kernel_size": 2}),
+    ("adaptive_avg_pool2d", {"output_size": 4}), ("adaptive_max_pool2d", {"output_size": 4}),
+    ("interpolate", {"scale_factor": 2, "mode": "bilinear"}), ("pad", {"pad": (1, 2, 0, 1), "mode": "reflect"}),
+    ("pixel_shuffle", {"upscale_factor": 2}),
+])
+def test_empty_batch_works_like_torch(name, kwargs):
+    x = mg.randn(0, 4, 6, 6, requires_grad=True)
+    y = getattr(F, name)(x, **kwargs)
+    assert y.shape == tuple(getattr(torch.nn.functional, name)(torch.zeros(0, 4, 6, 6), **kwargs).shape)
+    y.sum().backward()
+    assert x.grad.shape == (0, 4, 6, 6)

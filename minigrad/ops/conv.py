@@ -134,7 +134,7 @@ def _im2col_gemm(x, g: ConvGeometry, dtype):
     view = _windows(x, g).transpose((1,) + tuple(range(2, 2 + d)) + (0,) + tuple(range(2 + d, 2 + 2 * d)))
     cols = xp.empty((c,) + g.kernel + (n,) + g.out_size, dtype=dtype)
     cols[...] = view
-    return cols.reshape(g.groups, -1, n * math.prod(g.out_size))
+    return cols.reshape(g.groups, c // g.groups * math.prod(g.kernel), n * math.prod(g.out_size))
 
 
 def _channels_first(y, groups: int, dtype):
@@ -143,7 +143,7 @@ def _channels_first(y, groups: int, dtype):
     perm = (1, 0) + tuple(range(2, y.ndim))
     out = xp.empty(tuple(y.shape[i] for i in perm), dtype=dtype)
     out[...] = y.transpose(perm)
-    return out.reshape(groups, y.shape[1] // groups, -1)
+    return out.reshape(groups, y.shape[1] // groups, y.shape[0] * math.prod(y.shape[2:]))
 
 
 def _grouped_matmul(a, b):
@@ -310,7 +310,7 @@ class Unfold(Op):
         n, c = x.shape[:2]
         cols = xp.empty((n, c) + self.g.kernel + self.g.out_size, dtype=x.dtype)
         cols[...] = _windows(x, self.g)
-        return cols.reshape(n, c * math.prod(self.g.kernel), -1)
+        return cols.reshape(n, c * math.prod(self.g.kernel), math.prod(self.g.out_size))
 
     def backward(self, gy):
         return Fold(self.g)(gy)
@@ -325,7 +325,7 @@ class Fold(Op):
     def forward(self, cols):
         g = self.g
         n = cols.shape[0]
-        view = cols.reshape((n, -1) + g.kernel + g.out_size)
+        view = cols.reshape((n, cols.shape[1] // math.prod(g.kernel)) + g.kernel + g.out_size)
         return _col2im(view, g, cols.dtype)
 
     def backward(self, gx):

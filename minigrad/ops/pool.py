@@ -469,7 +469,7 @@ def _adaptive_max(op_name: str, d: int, input: Tensor, output_size, return_indic
     win = index.transpose(tuple(2 * i for i in range(d)) + tuple(2 * i + 1 for i in range(d)))
     win = win.reshape(size + (-1,))
     lead = input.shape[: input.ndim - d]
-    flat_x = input.reshape(lead + (-1,))
+    flat_x = input.reshape(lead + (math.prod(in_size),))
     data = flat_x._data[..., xp.asarray(win)]  # lead + size + (window,)
     best = xp.argmax(data, axis=-1)  # the first maximum wins
     outputs = math.prod(size)
