@@ -83,10 +83,14 @@ def _first_valid_offset(g: PoolGeometry, xp):
 
 
 class MaxPool(Op):
-    """y = max over each window; ``self.arg`` keeps the winning kernel offset per output."""
+    """y = max over each window; ``self.arg`` keeps the winning kernel offset per output.
 
-    def __init__(self, geometry: PoolGeometry):
-        self.g = geometry
+    The winner is tracked only when it is needed (a gradient or ``return_indices``); a plain
+    forward is one ``maximum`` per kernel offset.
+    """
+
+    def __init__(self, geometry: PoolGeometry, return_indices: bool = False):
+        self.g, self.return_indices = geometry, return_indices
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -95,22 +99,31 @@ class MaxPool(Op):
         lead = _lead(x, d)
         out_shape = x.shape[: x.ndim - d] + g.out_size
         count = math.prod(g.kernel)
-        arg = xp.zeros(out_shape, dtype=np.int8 if count <= 127 else np.int32)
+        track = self.return_indices or self.needs_input_grad[0]
+        arg = xp.zeros(out_shape, dtype=np.int8 if count <= 127 else np.int32) if track else None
         pairs = g.pairs
         full = bool(pairs) and pairs[0][2] == tuple(slice(0, n) for n in g.out_size)
         if full:  # the first offset sees every output: start from it instead of -inf
             y = x[lead + pairs[0][3]].copy()
-            arg[...] = pairs[0][0]
+            if track:
+                arg[...] = pairs[0][0]
             pairs = pairs[1:]
         else:
             y = xp.full(out_shape, -xp.inf, dtype=x.dtype)
-            arg[...] = _first_valid_offset(g, xp)
+            if track:
+                arg[...] = _first_valid_offset(g, xp)
         for flat, _, o_sl, i_sl in pairs:
             v = x[lead + i_sl]
             cur = y[lead + o_sl]
-            better = v > cur  # strict: the first maximum in window order wins, as torch
+            if track:
+                # strict >: the first maximum in window order wins, as torch. Offsets come in
+                # increasing order, so "the last offset that improved" is a running maximum of
+                # flat * better (cheaper than a masked copy).
+                a = arg[lead + o_sl]
+                xp.maximum(a, xp.multiply(v > cur, flat, dtype=arg.dtype), out=a)
             xp.maximum(cur, v, out=cur)  # NaN propagates into the value
-            xp.copyto(arg[lead + o_sl], flat, where=better)
+        if not track:
+            return y
         nan = xp.isnan(y)
         if nan.any():  # torch's index for a NaN window: the last NaN (every NaN replaces the max)
             for flat, _, o_sl, i_sl in g.pairs:
@@ -135,13 +148,13 @@ class MaxPoolScatter(Op):
         lead = _lead(gy, len(g.kernel))
         gx = xp.zeros(self.x_shape, dtype=gy.dtype)
         disjoint = g.disjoint
+        finite = bool(xp.isfinite(gy).all())  # then gy * hit is exact (no inf * 0) and faster than where
         for flat, _, o_sl, i_sl in g.pairs:
             hit = self.arg[lead + o_sl] == flat
-            part = xp.where(hit, gy[lead + o_sl], 0)
-            if disjoint:
-                gx[lead + i_sl] = part
+            if disjoint and finite:  # every input position is in one window: write in place
+                xp.multiply(gy[lead + o_sl], hit, out=gx[lead + i_sl])
             else:
-                gx[lead + i_sl] += part
+                gx[lead + i_sl] += gy[lead + o_sl] * hit if finite else xp.where(hit, gy[lead + o_sl], 0)
         return gx
 
     def backward(self, ggx):
@@ -304,7 +317,7 @@ def _max_pool(op_name: str, d: int, input: Tensor, kernel_size, stride, padding,
     in_size = tuple(input.shape[-d:])
     out_size = _pool_output_size(op_name, in_size, kernel, stride, padding, dilation, ceil_mode)
     g = PoolGeometry(kernel, stride, padding, dilation, in_size, out_size)
-    op = MaxPool(g)
+    op = MaxPool(g, return_indices)
     y = op(input)
     if not return_indices:
         return y
