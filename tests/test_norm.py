@@ -314,6 +314,8 @@ def test_constant_input_gives_finite_output_and_gradients(name, value):
         assert np.isfinite(t.data).all(), f"{name}: non-finite values on a constant input"
     if name in ("batch_norm", "group_norm", "instance_norm"):  # x - mean is exactly 0: y is the bias
         np.testing.assert_allclose(y.data, np.broadcast_to(b.data[:, None], y.shape), atol=1e-6)
+    if name == "layer_norm":
+        np.testing.assert_allclose(y.data, np.broadcast_to(b.data, y.shape), atol=1e-6)
 
 
 def _reference(x, axes, eps=1e-5):

@@ -73,17 +73,29 @@ def _dot_axes(xp, a, b, axes: tuple):
 
 
 def _moments(x, axes: tuple, eps: float, center: bool):
-    """(mean or None, var, rstd, x - mean) of a compute-dtype array, statistics kept as dims."""
+    """(mean, var, rstd, xc, shift) of a compute-dtype array over ``axes``, kept as dims.
+
+    Centred two-pass with the correction of Chan, Golub & LeVeque (1983): xc = x - m1 for a first
+    mean m1, and ``shift`` = mean(xc) is m1's rounding error. mean = m1 + shift, var = mean(xc^2) -
+    shift^2, and x - mean is xc - shift: exact zeros for constant input, stable at large offsets.
+    Not centred (RMS norm): mean and shift are None, var = mean(x^2), xc is x itself.
+    """
     xp = get_array_module(x)
     n = max(math.prod(x.shape[i] for i in axes), 1)
-    if center:
-        mean = _sum_axes(xp, x, axes) * (1.0 / n)
-        xc = x - mean
-    else:
-        mean, xc = None, x
-    var = _dot_axes(xp, xc, xc, axes) * (1.0 / n)
-    rstd = 1.0 / xp.sqrt(var + eps)
-    return mean, var, rstd, xc
+    if not center:
+        var = _dot_axes(xp, x, x, axes) / n
+        return None, var, 1.0 / xp.sqrt(var + eps), x, None
+    mean = _sum_axes(xp, x, axes) / n
+    xc = x - mean
+    shift = _sum_axes(xp, xc, axes) / n
+    var = xp.maximum(_dot_axes(xp, xc, xc, axes) / n - shift * shift, 0.0)
+    return mean + shift, var, 1.0 / xp.sqrt(var + eps), xc, shift
+
+
+def _visible(error) -> bool:
+    """Whether an error in normalized values exceeds a few units in the last place of 1."""
+    xp = get_array_module(error)
+    return bool(xp.any(xp.abs(error) > 4 * np.finfo(error.dtype).eps))
 
 
 def _per_channel(view: tuple, w_view: tuple, axes: tuple) -> bool:
@@ -110,7 +122,7 @@ class _Norm(Op):
     def forward(self, x, *affine):
         ct = _compute_dtype(x.dtype)
         xv = x.reshape(self.view).astype(ct, copy=False)
-        mean, var, rstd, xc = _moments(xv, self.axes, self.eps, self.center)
+        mean, var, rstd, xc, shift = _moments(xv, self.axes, self.eps, self.center)
         self.mean, self.var, self.rstd = mean, var, rstd
         self.save_inputs(*range(1 + self.has_weight))
         w = affine[0].reshape(self.w_view).astype(ct, copy=False) if self.has_weight else None
@@ -118,7 +130,11 @@ class _Norm(Op):
         factor = rstd
         if self.fold:  # one small scale array: one pass over x instead of two
             factor = rstd * w
-        if self.center:  # xc = x - mean is ours: scale it in place
+        if self.center:  # xc = x - first mean is ours: correct and scale it in place
+            if self.fold and b is not None:  # y = (xc - shift) * factor + b: fold shift into the bias
+                b = b - shift * factor
+            elif _visible(shift * rstd):  # otherwise a pass over xc, only when it changes the result
+                xc -= shift
             xc *= factor
             y = xc
         else:
