@@ -72,6 +72,21 @@ def test_cross_entropy_at_logits_1e4_is_finite_and_matches_torch(reduction, labe
 
 
 @needs_torch
+@pytest.mark.parametrize("offsets", [[0.0, 10.0, 25.0, -30.0], [0.0, 50.0, -80.0, 3.0], [0.0, 1e4, -1e4, 0.5]])
+def test_cross_entropy_rows_far_apart_match_torch_in_float32(offsets):
+    # rows whose logits sit at very different levels: the shift that keeps exp in range must be per row
+    # where one shared shift would underflow a row's sum
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal((4, 6)) + np.array(offsets)[:, None]).astype(np.float32)
+    t = rng.integers(0, 6, 4)
+    out, (g,), cot = _run(lambda a: F.cross_entropy(a, mg.tensor(t), reduction="none"), x)
+    out_t, (g_t,) = _run_torch(lambda a: torch.nn.functional.cross_entropy(a, torch.tensor(t), reduction="none"),
+                               x, cot=cot)
+    assert_close(out, out_t, rtol=1e-6, atol=1e-6)
+    assert_close(g, g_t, rtol=1e-5, atol=1e-7)
+
+
+@needs_torch
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.3])
 def test_cross_entropy_float16_is_finite_and_matches_torch_in_float32(label_smoothing):
     # computed in float32 and rounded once: compare with torch's float32 result on the same
