@@ -313,7 +313,7 @@ _MODULES = [
 @needs_torch
 @pytest.mark.parametrize("name,kwargs", _MODULES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(_MODULES)])
 def test_loss_modules_match_torch(name, kwargs):
-    rng = np.random.default_rng(abs(hash(name)) % 1000)
+    rng = np.random.default_rng(sum(map(ord, name)))  # a fixed seed per module (str hashes vary by run)
     arrays, grad = _module_inputs(name, rng)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's deprecation warnings for size_average/reduce
