@@ -16,7 +16,8 @@ backward of its own, and no constant that depends on the inputs ever enters a re
 
 The remaining losses (``kl_div``, ``cosine_embedding_loss``, ``triplet_margin_loss``,
 ``margin_ranking_loss``, ``soft_margin_loss``, ``hinge_embedding_loss``, ``poisson_nll_loss``,
-``gaussian_nll_loss``) are short compositions of minigrad ops and differentiate to any order.
+``gaussian_nll_loss``, ``multilabel_soft_margin_loss``) are short compositions of minigrad ops and
+differentiate to any order.
 """
 
 from __future__ import annotations
