@@ -38,6 +38,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+import numpy as np
+
 from .. import dtypes
 from ..autograd.op import Op
 from ..backend import get_array_module
@@ -149,11 +151,13 @@ def _steps(batch_sizes: list, reverse: bool) -> list:
 
 
 def _sigmoid_(xp, a):
-    """sigmoid(a) in place, as 0.5 tanh(a / 2) + 0.5: no overflow at any |a|, one transcendental."""
-    a *= 0.5
-    xp.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
+    """sigmoid(a) = 1 / (1 + exp(-a)) in place. Full relative precision for very negative a (unlike
+    0.5 tanh(a/2) + 0.5, which rounds sigmoid(-20) to 0 in float32); exp(-a) may overflow to inf, which
+    correctly gives 0 (callers silence NumPy's overflow warning)."""
+    a *= -1.0  # not xp.negative(a, out=a): NumPy 2.4 reads wrong elements for float32 (n, 1) column views
+    xp.exp(a, out=a)
+    a += 1.0
+    xp.reciprocal(a, out=a)
     return a
 
 
@@ -182,7 +186,8 @@ class _Sequence(Op):
         x = a["x"]
         xp = get_array_module(x)
         xg = xp.matmul(x, a["W_ih"].T)  # the input projection of every time step: one GEMM
-        return self._recur(xp, xg, a, _steps(self.batch_sizes, self.reverse), keep)
+        with np.errstate(over="ignore"):  # exp(-a) = inf in the sigmoids is the right limit (CuPy never warns)
+            return self._recur(xp, xg, a, _steps(self.batch_sizes, self.reverse), keep)
 
     def backward(self, gy, gh, *gc):
         grads = self.grad_class(self)(gy, gh, *gc, *self.saved_inputs)

@@ -254,10 +254,6 @@ class RNN(RNNBase):
         output, h_n, _ = self._run(input, hx)
         return output, h_n
 
-    def extra_repr(self) -> str:
-        s = super().extra_repr()
-        return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity}"
-
 
 class LSTM(RNNBase):
     """Long short-term memory (gate order i, f, g, o; Hochreiter & Schmidhuber 1997), optionally projected.
