@@ -93,14 +93,14 @@ def _range(value, who: str, name: str, center: float | None = None, bound: tuple
     return float(low), float(high)
 
 
-def _per_sample(values, n: int, xp, dtype, who: str, name: str):
-    """A scalar or a length-``n`` sequence as an array ``(n,)`` on the batch's device."""
+def _per_sample(values, n: int, who: str, name: str) -> np.ndarray:
+    """A number or a length-``n`` sequence as a host float64 array ``(n,)``."""
     array = np.asarray(values.get() if hasattr(values, "get") else values, dtype=np.float64)
     if array.ndim == 0:
         array = np.full(n, float(array))
     if array.shape != (n,):
         raise ValueError(f"{who}: {name} must be a number or one value per sample ({n}), got shape {array.shape}")
-    return xp.asarray(array, dtype=dtype)
+    return array
 
 
 class _Random:
@@ -191,7 +191,7 @@ def resized_crop(images, top, left, height, width, size, antialias: bool = True)
 def _resized_crop(x, top, left, height, width, size: tuple[int, int], antialias: bool):
     xp = backend.get_array_module(x)
     n, _, h_in, w_in = x.shape
-    box = [_per_sample(v, n, np, np.float64, "resized_crop", k)
+    box = [_per_sample(v, n, "resized_crop", k)
            for k, v in (("top", top), ("left", left), ("height", height), ("width", width))]
     if (box[2] <= 0).any() or (box[3] <= 0).any():
         raise ValueError("resized_crop: crop height and width must be positive")
@@ -346,8 +346,8 @@ def affine(images, angle=0.0, translate=(0.0, 0.0), scale=1.0, interpolation: st
 def _affine(x, angle, translate, scale, interpolation: str, fill: float):
     xp = backend.get_array_module(x)
     n, c, h, w = x.shape
-    angle_ = _per_sample(angle, n, np, np.float64, "affine", "angle")
-    scale_ = _per_sample(scale, n, np, np.float64, "affine", "scale")
+    angle_ = _per_sample(angle, n, "affine", "angle")
+    scale_ = _per_sample(scale, n, "affine", "scale")
     if (scale_ <= 0).any():
         raise ValueError("affine: scale must be positive")
     shift = np.asarray(translate, dtype=np.float64)
@@ -484,19 +484,19 @@ def _blend(x, other, factor):
 def adjust_brightness(images, factor):
     """Scale intensities by ``factor`` (0 gives black, 1 the original); clipped to [0, 1]."""
     x, rewrap = _unwrap(images, "adjust_brightness")
-    return rewrap(_brightness(x, _per_sample(factor, x.shape[0], np, np.float64, "adjust_brightness", "factor")))
+    return rewrap(_brightness(x, _per_sample(factor, x.shape[0], "adjust_brightness", "factor")))
 
 
 def adjust_contrast(images, factor):
     """Blend with the image's mean gray level (0 gives a flat gray image, 1 the original)."""
     x, rewrap = _unwrap(images, "adjust_contrast")
-    return rewrap(_contrast(x, _per_sample(factor, x.shape[0], np, np.float64, "adjust_contrast", "factor")))
+    return rewrap(_contrast(x, _per_sample(factor, x.shape[0], "adjust_contrast", "factor")))
 
 
 def adjust_saturation(images, factor):
     """Blend with the grayscale image (0 gives gray, 1 the original); no effect on 1-channel images."""
     x, rewrap = _unwrap(images, "adjust_saturation")
-    return rewrap(_saturation(x, _per_sample(factor, x.shape[0], np, np.float64, "adjust_saturation", "factor")))
+    return rewrap(_saturation(x, _per_sample(factor, x.shape[0], "adjust_saturation", "factor")))
 
 
 def adjust_hue(images, hue_factor):
@@ -506,7 +506,7 @@ def adjust_hue(images, hue_factor):
     brightness is kept; it is close to, not identical with, torchvision's shift of the HSV hue.
     """
     x, rewrap = _unwrap(images, "adjust_hue")
-    factor = _per_sample(hue_factor, x.shape[0], np, np.float64, "adjust_hue", "hue_factor")
+    factor = _per_sample(hue_factor, x.shape[0], "adjust_hue", "hue_factor")
     if (np.abs(factor) > 0.5).any():
         raise ValueError("adjust_hue: hue_factor must be in [-0.5, 0.5]")
     return rewrap(_hue(x, factor))

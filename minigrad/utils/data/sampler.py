@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence, Sized
 import numpy as np
 
 from ... import backend
+from ...tensor import Tensor
 from .dataset import _cpu_generator
 
 
@@ -69,7 +70,9 @@ class RandomSampler(Sampler):
         self.data_source = data_source
         self.replacement = replacement
         self._num_samples = num_samples
-        if not isinstance(self.num_samples, int) or self.num_samples <= 0:
+        if not isinstance(self.num_samples, (int, np.integer)) or isinstance(self.num_samples, bool) or (
+            self.num_samples <= 0
+        ):
             raise ValueError(
                 f"RandomSampler: num_samples should be a positive integer, got num_samples={self.num_samples}"
                 + (" (the dataset is empty)" if num_samples is None else "")
@@ -133,9 +136,11 @@ class WeightedRandomSampler(Sampler):
         replacement: bool = True,
         generator: backend.Generator | None = None,
     ) -> None:
-        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
+        if not isinstance(num_samples, (int, np.integer)) or isinstance(num_samples, bool) or num_samples <= 0:
             raise ValueError(f"WeightedRandomSampler: num_samples should be a positive integer, got {num_samples!r}")
-        weights = np.asarray(getattr(weights, "data", weights), dtype=np.float64).reshape(-1)
+        if isinstance(weights, Tensor):
+            weights = weights.detach().numpy()
+        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
         if weights.size == 0 or not np.all(np.isfinite(weights)) or (weights < 0).any() or weights.sum() <= 0:
             raise ValueError("WeightedRandomSampler: weights must be finite, non-negative, with a positive sum")
         if not replacement and num_samples > int((weights > 0).sum()):
