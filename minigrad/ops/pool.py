@@ -20,6 +20,7 @@ from .. import dtypes
 from ..autograd.op import Op
 from ..backend import get_array_module
 from ..tensor import Tensor
+from ._common import constant
 from .conv import ntuple, window_pairs, work_dtype
 from .indexing import Gather
 from .linalg import matmul
@@ -321,8 +322,6 @@ def _max_pool(op_name: str, d: int, input: Tensor, kernel_size, stride, padding,
     y = op(input)
     if not return_indices:
         return y
-    from ._common import constant
-
     return y, constant(_max_indices(g, op.arg, get_array_module(input._data)))
 
 
@@ -422,8 +421,6 @@ def _adaptive_matrix(n_in: int, n_out: int, xp, dtype):
 
 
 def _adaptive_avg(op_name: str, d: int, input: Tensor, output_size) -> Tensor:
-    from ._common import constant
-
     size = _adaptive_size(op_name, input, d, output_size)
     in_size = tuple(input.shape[-d:])
     spatial = tuple(range(input.ndim - d, input.ndim))
@@ -460,8 +457,6 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
 
 
 def _adaptive_max(op_name: str, d: int, input: Tensor, output_size, return_indices: bool):
-    from ._common import constant
-
     size = _adaptive_size(op_name, input, d, output_size)
     in_size = tuple(input.shape[-d:])
     if all(n % s == 0 for n, s in zip(in_size, size)):  # equal windows: plain max pooling

@@ -278,14 +278,12 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if any(s <= 0 for s in out_size):
         raise ValueError(f"interpolate: output size must be positive, got {out_size} for input of shape "
                          f"{tuple(input.shape)}")
-    if not linear and not input.is_floating_point() and mode == "area":
-        raise RuntimeError(f"interpolate: mode 'area' needs a floating-point input, got {input.dtype}")
+    if (linear or mode == "area") and not input.is_floating_point():
+        raise RuntimeError(f"interpolate: mode {mode!r} needs a floating-point input, got {input.dtype}")
     if mode == "area":
         from .pool import adaptive_avg_pool1d, adaptive_avg_pool2d
 
         return (adaptive_avg_pool1d if d == 1 else adaptive_avg_pool2d)(input, out_size)
-    if linear and not input.is_floating_point():
-        raise RuntimeError(f"interpolate: mode {mode!r} needs a floating-point input, got {input.dtype}")
     y = input
     for i, (n_in, n_out, scale) in enumerate(zip(in_size, out_size, scales)):
         axis = 2 + i
