@@ -92,10 +92,13 @@ def _moments(x, axes: tuple, eps: float, center: bool):
     return mean + shift, var, 1.0 / xp.sqrt(var + eps), xc, shift
 
 
+_ULP_OF_ONE = {np.dtype(t): float(np.finfo(t).eps) for t in (np.float32, np.float64)}
+
+
 def _visible(error) -> bool:
     """Whether an error in normalized values exceeds a few units in the last place of 1."""
     xp = get_array_module(error)
-    return bool(xp.any(xp.abs(error) > 4 * np.finfo(error.dtype).eps))
+    return bool((xp.abs(error) > 4 * _ULP_OF_ONE[error.dtype]).any())
 
 
 def _per_channel(view: tuple, w_view: tuple, axes: tuple) -> bool:
