@@ -281,8 +281,11 @@ def test_each_norm_is_one_op():
     w, b = mg.ones(6, requires_grad=True), mg.zeros(6, requires_grad=True)
     outs = [F.layer_norm(x, (6, 5)), F.batch_norm(x, None, None, w, b, True), F.group_norm(x, 2, w, b),
             F.instance_norm(x, weight=w, bias=b), F.rms_norm(x, (5,))]
-    for y in outs:
-        assert [n.name() for n in topological_order([y.grad_fn])] == ["_Norm"]
+    names = ["LayerNorm", "BatchNorm", "GroupNorm", "InstanceNorm", "RMSNorm"]
+    for y, name in zip(outs, names):
+        assert [n.name() for n in topological_order([y.grad_fn])] == [name]
+        (gx,) = mg.grad([y.sum()], [x], create_graph=True)
+        assert gx.grad_fn.name() == name + "Grad"  # the backward is one fused op too
 
 
 # ----------------------------------------------------------------------------------------------

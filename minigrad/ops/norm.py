@@ -115,12 +115,18 @@ class _Norm(Op):
     ``mean`` and ``var`` (biased) hold the statistics, for the running estimates.
     """
 
-    def __init__(self, view: tuple, w_view: tuple, axes: tuple, eps: float, center: bool,
+    __slots__ = ("kind",)  # a slot, not in __dict__: the name outlives the node's release
+
+    def __init__(self, kind: str, view: tuple, w_view: tuple, axes: tuple, eps: float, center: bool,
                  has_weight: bool, has_bias: bool):
+        self.kind = kind
         self.view, self.w_view, self.axes, self.eps, self.center = view, w_view, axes, eps, center
         self.has_weight, self.has_bias = has_weight, has_bias
         # a weight constant within each statistics group (per channel): rstd * weight is a small array
         self.fold = has_weight and _per_channel(view, w_view, axes)
+
+    def name(self) -> str:
+        return self.kind
 
     def forward(self, x, *affine):
         ct = _compute_dtype(x.dtype)
@@ -163,7 +169,7 @@ class _Norm(Op):
         want = (needs[0], self.has_weight and needs[1], self.has_bias and needs[-1])
         b_shape = self.input_meta[-1][0] if self.has_bias else None
         inputs = [gy, x] + ([w] if w is not None else []) + ([mean] if self.center else []) + [rstd]
-        outs = _NormGrad(self.view, self.w_view, self.axes, self.center, want, b_shape)(*inputs)
+        outs = _NormGrad(self.kind + "Grad", self.view, self.w_view, self.axes, self.center, want, b_shape)(*inputs)
         outs = list(outs) if isinstance(outs, tuple) else [outs]
         gx, gw, gb = (outs.pop(0) if flag else None for flag in want)
         return (gx,) + ((gw,) if self.has_weight else ()) + ((gb,) if self.has_bias else ())
@@ -189,11 +195,17 @@ class _NormGrad(Op):
     of the closed form; their dependence on x reaches x through the ops that computed them.
     """
 
-    def __init__(self, view: tuple, w_view: tuple, axes: tuple, center: bool, want: tuple, b_shape):
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str, view: tuple, w_view: tuple, axes: tuple, center: bool, want: tuple, b_shape):
+        self.kind = kind
         self.view, self.w_view, self.axes, self.center = view, w_view, axes, center
         self.want, self.b_shape = want, b_shape
         self.w_axes = tuple(i for i, s in enumerate(w_view) if s == 1)  # where weight is broadcast
         self.n = max(math.prod(view[i] for i in axes), 1)
+
+    def name(self) -> str:
+        return self.kind
 
     def _unpack(self, args):
         gy, x, *rest = args
@@ -376,8 +388,8 @@ def _check_param(fn: str, name: str, param, shape: tuple, input: Tensor, what: s
                            f"expected {name} of dtype {input.dtype} (or float32 for a float16/bfloat16 input)")
 
 
-def _apply(input, weight, bias, view, w_view, axes, eps, center):
-    op = _Norm(view, w_view, axes, float(eps), center, weight is not None, bias is not None)
+def _apply(kind, input, weight, bias, view, w_view, axes, eps, center):
+    op = _Norm(kind, view, w_view, axes, float(eps), center, weight is not None, bias is not None)
     return op(input, *[p for p in (weight, bias) if p is not None]), op
 
 
@@ -461,7 +473,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     count = n * spatial
     if count <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(input.shape)}")
-    y, op = _apply(input, weight, bias, (n, c, spatial), (1, c, 1), (0, 2), eps, True)
+    y, op = _apply("BatchNorm", input, weight, bias, (n, c, spatial), (1, c, 1), (0, 2), eps, True)
     _update_running(running_mean, op.mean, momentum, fn)
     _update_running(running_var, op.var * (count / (count - 1)), momentum, fn)
     del op.var  # the mean and rstd stay for backward
@@ -493,7 +505,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
         return _normalize_with_stats(input, running_mean, running_var, weight, bias, eps)
     if spatial <= 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {tuple(input.shape)}")
-    y, op = _apply(input, weight, bias, (n, c, spatial), (1, c, 1), (2,), eps, True)
+    y, op = _apply("InstanceNorm", input, weight, bias, (n, c, spatial), (1, c, 1), (2,), eps, True)
     _update_running(running_mean, op.mean.mean(axis=0), momentum, fn)
     _update_running(running_var, (op.var * (spatial / (spatial - 1))).mean(axis=0), momentum, fn)
     del op.var  # the mean and rstd stay for backward
@@ -518,7 +530,7 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Ten
         _check_param(fn, name, param, shape, input, "normalized_shape")
     d = math.prod(shape)
     m = math.prod(input.shape[: input.ndim - k])
-    return _apply(input, weight, bias, (m, d), (1, d), (1,), eps, True)[0]
+    return _apply("LayerNorm", input, weight, bias, (m, d), (1, d), (1,), eps, True)[0]
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
@@ -542,7 +554,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
     if n * (c // g) * spatial == 1:  # torch's condition
         raise ValueError(f"Expected more than 1 value per group when training, got input of shape "
                          f"{tuple(input.shape)} with num_groups={g}")
-    return _apply(input, weight, bias, (n, g, c // g, spatial), (1, g, c // g, 1), (2, 3), eps, True)[0]
+    return _apply("GroupNorm", input, weight, bias, (n, g, c // g, spatial), (1, g, c // g, 1), (2, 3), eps, True)[0]
 
 
 def rms_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
@@ -562,7 +574,7 @@ def rms_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tenso
         eps = float(np.finfo(_compute_dtype(input._data.dtype)).eps)
     d = math.prod(shape)
     m = math.prod(input.shape[: input.ndim - k])
-    return _apply(input, weight, None, (m, d), (1, d), (1,), eps, False)[0]
+    return _apply("RMSNorm", input, weight, None, (m, d), (1, d), (1,), eps, False)[0]
 
 
 def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
