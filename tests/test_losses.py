@@ -382,6 +382,24 @@ def test_softmax_at_1e4_and_in_float16_matches_torch(fn):
     assert_close(g, g_t, rtol=1e-2, atol=1e-2)
 
 
+@needs_torch
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape,dim,dtype", [((3, 200, 300), -1, np.float64), ((70000, 3), 1, np.float64),
+                                             ((2, 1, 70000), 2, np.float64), ((300, 500), 1, np.float16),
+                                             ((300, 500), 0, np.float64)])
+def test_softmax_of_big_inputs_matches_torch(fn, shape, dim, dtype):
+    # big inputs reduced over their last dim are computed in cache-sized blocks of rows
+    rng = np.random.default_rng(12)
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    out, (g,), cot = _run(lambda a: getattr(mg, fn)(a, dim), x)
+    assert out.dtype.numpy == dtype and g.dtype.numpy == dtype
+    x64, cot64 = x.astype(np.float64), cot.astype(np.float64)
+    out_t, (g_t,) = _run_torch(lambda a: getattr(torch, fn)(a, dim), x64, cot=cot64)
+    tol = 1e-12 if dtype == np.float64 else 2e-3
+    assert_close(out, out_t, rtol=tol, atol=tol)
+    assert_close(g, g_t, rtol=tol, atol=tol * 10)
+
+
 def test_softmax_dtype_argument_and_errors():
     x = mg.randn(2, 3).half()
     assert mg.softmax(x, -1, dtype=mg.float32).dtype == mg.float32

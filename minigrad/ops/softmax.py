@@ -42,24 +42,74 @@ def _upcast(x):
     return x.astype(ct), True
 
 
-def softmax_array(x, axis, log: bool = False):
-    """Raw-array (log-)softmax along ``axis``, in the compute dtype (not yet cast back)."""
+def _result(z, out):
+    """Hand back ``z``, through ``out`` when one was given (and z was not computed in it)."""
+    if out is not None and z is not out:
+        out[...] = z
+    return z
+
+
+def _softmax_kernel(x, axis, out, log):
+    """(log-)softmax of ``x`` along ``axis``, written into ``out`` if given."""
     xp = get_array_module(x)
     xc, fresh = _upcast(x)
     if xc.size == 0:
-        return xc.copy()
+        return _result(xc.copy(), out)
     m = xc.max(axis=axis, keepdims=True)
-    if fresh:
-        xc -= m
-        z = xc
-    else:
-        z = xc - m
+    z = out if out is not None and out.dtype == xc.dtype else (xc if fresh else None)
+    z = xp.subtract(xc, m, out=z)
     if log:
         z -= xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
-        return z
-    xp.exp(z, out=z)
-    z /= z.sum(axis=axis, keepdims=True)
-    return z
+    else:
+        xp.exp(z, out=z)
+        z /= z.sum(axis=axis, keepdims=True)
+    return _result(z, out)
+
+
+def _softmax_grad_kernel(y, gy, axis, out):
+    """y * (gy - sum(gy * y)) along ``axis``."""
+    xp = get_array_module(y)
+    yc, _ = _upcast(y)
+    gc, _ = _upcast(gy)
+    gx = xp.multiply(gc, yc, out=out if out is not None and out.dtype == yc.dtype else None)
+    s = gx.sum(axis=axis, keepdims=True)
+    xp.subtract(gc, s, out=gx)
+    gx *= yc
+    return _result(gx, out)
+
+
+def _log_softmax_grad_kernel(y, gy, axis, out):
+    """gy - exp(y) * sum(gy) along ``axis``."""
+    xp = get_array_module(y)
+    yc, fresh = _upcast(y)
+    gc, _ = _upcast(gy)
+    gx = xp.exp(yc, out=out if out is not None and out.dtype == yc.dtype else (yc if fresh else None))
+    gx *= gc.sum(axis=axis, keepdims=True)
+    xp.subtract(gc, gx, out=gx)
+    return _result(gx, out)
+
+
+_BLOCK = 1 << 16  # elements per block of rows: the few arrays of one block stay in the CPU's cache
+
+
+def _rowwise(kernel, axis, dtype, *arrays, **kwargs):
+    """``kernel(*arrays, axis, out)`` as an array of ``dtype``.
+
+    Each kernel makes about five passes (max, subtract, exp, sum, divide). On the CPU, for a big
+    input reduced along its last, contiguous dim, they are run block of rows by block of rows, so
+    memory is read and written once and the other passes hit the cache: about twice as fast.
+    """
+    x = arrays[0]
+    C = x.shape[-1] if x.ndim else 1
+    if (get_array_module(x) is np and x.size >= 2 * _BLOCK and axis == x.ndim - 1
+            and all(a.flags.c_contiguous for a in arrays)):
+        flat = [a.reshape(-1, C) for a in arrays]
+        out = np.empty(flat[0].shape, dtype)
+        step = max(1, _BLOCK // C)
+        for i in range(0, out.shape[0], step):  # a loop over cache-sized tiles, not over elements
+            kernel(*[a[i:i + step] for a in flat], -1, out[i:i + step], **kwargs)
+        return out.reshape(x.shape)
+    return kernel(*arrays, axis, None, **kwargs).astype(dtype, copy=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -71,7 +121,7 @@ class Softmax(Op):
 
     def forward(self, x):
         self.save_outputs(0)
-        return softmax_array(x, self.dim).astype(x.dtype, copy=False)
+        return _rowwise(_softmax_kernel, self.dim, x.dtype, x, log=False)
 
     def backward(self, gy):
         (y,) = self.saved_outputs
@@ -86,13 +136,7 @@ class SoftmaxGrad(Op):
 
     def forward(self, y, gy):
         self.save_inputs(0, 1)
-        yc, _ = _upcast(y)
-        gc, _ = _upcast(gy)
-        gx = gc * yc
-        s = gx.sum(axis=self.dim, keepdims=True)
-        get_array_module(gx).subtract(gc, s, out=gx)
-        gx *= yc
-        return gx.astype(gy.dtype, copy=False)
+        return _rowwise(_softmax_grad_kernel, self.dim, gy.dtype, y, gy)
 
     def backward(self, ggx):
         # L = <ggx, y * (gy - s)>, s = sum(gy * y):
@@ -117,7 +161,7 @@ class LogSoftmax(Op):
 
     def forward(self, x):
         self.save_outputs(0)
-        return softmax_array(x, self.dim, log=True).astype(x.dtype, copy=False)
+        return _rowwise(_softmax_kernel, self.dim, x.dtype, x, log=True)
 
     def backward(self, gy):
         (y,) = self.saved_outputs
@@ -132,13 +176,7 @@ class LogSoftmaxGrad(Op):
 
     def forward(self, y, gy):
         self.save_inputs(0, 1)
-        xp = get_array_module(y)
-        yc, fresh = _upcast(y)
-        gc, _ = _upcast(gy)
-        gx = xp.exp(yc, out=yc) if fresh else xp.exp(yc)
-        gx *= gc.sum(axis=self.dim, keepdims=True)
-        xp.subtract(gc, gx, out=gx)
-        return gx.astype(gy.dtype, copy=False)
+        return _rowwise(_log_softmax_grad_kernel, self.dim, gy.dtype, y, gy)
 
     def backward(self, ggx):
         # L = <ggx, gy - exp(y) * S>, S = sum(gy):
