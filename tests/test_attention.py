@@ -132,6 +132,21 @@ def test_flash_equals_math_in_float32(causal, L, S, block):
         assert_close(ga, gb, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_flash_tiles_split_across_threads_with_broadcast_batch(causal):
+    # tiles this large are processed in row blocks by several threads; K and V broadcast over the batch
+    rng = np.random.default_rng(15)
+    q = mg.tensor(rng.standard_normal((2, 3, 300, 16)).astype(np.float32), requires_grad=True)
+    k = mg.tensor(rng.standard_normal((1, 3, 280, 16)).astype(np.float32), requires_grad=True)
+    v = mg.tensor(rng.standard_normal((1, 3, 280, 8)).astype(np.float32), requires_grad=True)
+    with sdpa_kernel("math"):
+        expected = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    out = flash_attention(q, k, v, is_causal=causal, block_q=128, block_k=256)
+    assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    for ga, gb in zip(_grads(out, [q, k, v]), _grads(expected, [q, k, v])):
+        assert_close(ga, gb, rtol=1e-5, atol=1e-5)
+
+
 def test_flash_with_masks_equals_math_in_float32():
     q, k, v = _qkv(B=2, H=2, L=33, S=41, E=8, Ev=8, dtype=np.float32, seed=8)
     rng = np.random.default_rng(9)
@@ -223,6 +238,17 @@ def test_dropout_gradients_match_the_same_masks(path):
 
     assert gradcheck(attention, [q, k, v])
     assert gradgradcheck(attention, [q, k, v])
+
+
+def test_dropout_gradients_through_returned_weights():
+    mha = nn.MultiheadAttention(4, 2, dropout=0.3).to(mg.float64)
+    x = mg.tensor(np.random.default_rng(16).standard_normal((5, 2, 4)), requires_grad=True)
+
+    def attention(x):
+        mg.manual_seed(11)
+        return mha(x, x, x, average_attn_weights=False)
+
+    assert gradcheck(attention, [x])
 
 
 def test_dropout_drops_weights_and_rescales_the_rest():

@@ -37,7 +37,9 @@ import contextlib
 import enum
 import logging
 import math
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -52,11 +54,12 @@ from .shape import cat
 
 _log = logging.getLogger("minigrad.attention")
 
-#: the flash path is chosen automatically when L * S reaches this many scores per batch-head
-FLASH_MIN_SCORES = 512 * 512
-#: default tile sizes (query rows, key columns) of the flash path, the fastest on a 2-core CPU
-FLASH_BLOCK_Q = 256
-FLASH_BLOCK_K = 512
+#: the flash path is chosen automatically when L * S reaches this many scores per batch-head (on a
+#: 2-core CPU it overtakes the math path between L = S = 256 and 384, as the L x S arrays leave the caches)
+FLASH_MIN_SCORES = 1 << 17
+#: default tile sizes (query rows, key columns) of the flash path, the fastest measured on a 2-core CPU
+FLASH_BLOCK_Q = 128
+FLASH_BLOCK_K = 256
 
 _NEG_INF = float("-inf")
 
@@ -129,10 +132,80 @@ def _scaled_keep(generator: Generator, shape: tuple, dtype: np.dtype, p: float):
     return keep
 
 
-def _safe_softmax_(s, xp):
+#: CPU threads for the elementwise work on a tile of scores (the GEMMs around it use BLAS's own threads)
+_ELEMENTWISE_THREADS = max(1, min(4, os.cpu_count() or 1))
+_PARALLEL_MIN_SIZE = 1 << 16
+_pool: ThreadPoolExecutor | None = None
+
+
+def _in_row_blocks(fn, *arrays) -> None:
+    """Run ``fn(*arrays)``, which works in place, on blocks of rows in parallel threads (CPU only).
+
+    NumPy releases the GIL inside its loops, so exp/max/sum over one tile of scores can use every core
+    as BLAS does for the GEMMs between them. The arrays are split along the first dim of
+    ``arrays[0]`` that has 2 or more entries (a batch or head dim, else the query rows); arrays that
+    broadcast along that dim (size 1, or None) are passed whole.
+    """
+    global _pool
+    first = arrays[0]
+    parts = _ELEMENTWISE_THREADS
+    if parts < 2 or get_array_module(first) is not np or first.size < _PARALLEL_MIN_SIZE:
+        fn(*arrays)
+        return
+    axis = next((i - first.ndim for i in range(first.ndim - 1) if first.shape[i] >= 2), None)
+    if axis is None:
+        fn(*arrays)
+        return
+    n = first.shape[axis]
+    bounds = [n * i // min(parts, n) for i in range(min(parts, n) + 1)]
+
+    def block(lo, hi):
+        index = (Ellipsis, slice(lo, hi)) + (slice(None),) * (-axis - 1)
+        fn(*[a[index] if a is not None and a.ndim >= -axis and a.shape[axis] == n else a for a in arrays])
+
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_ELEMENTWISE_THREADS - 1, thread_name_prefix="minigrad-attention")
+    futures = [_pool.submit(block, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    block(bounds[0], bounds[1])
+    for future in futures:
+        future.result()
+
+
+def _online_softmax_step(s, m, m_new, shift, row_sum) -> None:
+    """One tile of the online softmax, in place: m_new = max(m, rowmax(s)), s = exp(s - m_new), row sums.
+
+    ``shift`` is m_new with rows that have seen no key yet (all -inf) set to 0, so exp gives 0, not nan.
+    """
+    xp = get_array_module(s)
+    s.max(axis=-1, keepdims=True, out=m_new)
+    if m is not None:
+        xp.maximum(m_new, m, out=m_new)
+    xp.copyto(shift, m_new)
+    shift[shift == _NEG_INF] = 0.0
+    s -= shift
+    xp.exp(s, out=s)
+    s.sum(axis=-1, keepdims=True, out=row_sum)
+
+
+def _probabilities_from_lse(s, lse) -> None:
+    """P = exp(S - logsumexp), in place (the backward's recomputation of one tile)."""
+    s -= lse
+    get_array_module(s).exp(s, out=s)
+
+
+def _score_gradient(dp, D, p, keep) -> None:
+    """dS = P * (dP * keep - D), in place in ``dp``."""
+    if keep is not None:
+        dp *= keep
+    dp -= D
+    dp *= p
+
+
+def _safe_softmax_(s) -> None:
     """Softmax over the last axis of ``s``, in place; rows with every score at -inf become zeros."""
     if s.shape[-1] == 0:
-        return s
+        return
+    xp = get_array_module(s)
     m = s.max(axis=-1, keepdims=True)
     m[m == _NEG_INF] = 0.0  # a fully masked row stays at -inf, so exp gives 0 and no nan appears
     s -= m
@@ -140,7 +213,6 @@ def _safe_softmax_(s, xp):
     denominator = s.sum(axis=-1, keepdims=True)
     denominator[denominator == 0] = 1.0
     s *= xp.reciprocal(denominator)
-    return s
 
 
 class _Attention(Op):
@@ -227,12 +299,12 @@ class ScaledDotProductAttention(_Attention):
         self.return_weights = return_weights
 
     def forward(self, q, k, v, bias=None):
-        xp = get_array_module(q)
         ct = _compute_dtype(q.dtype)
         s = (q.astype(ct, copy=False) * self.scale) @ k.astype(ct, copy=False).swapaxes(-1, -2)
         L, S = s.shape[-2:]
         self._mask_scores(s, slice(0, L), slice(0, S), None if bias is None else bias.astype(ct, copy=False))
-        p = _safe_softmax_(s, xp)
+        _in_row_blocks(_safe_softmax_, s)
+        p = s
         self.keep = None
         p_dropped = p
         if self.dropout_p > 0:
@@ -272,13 +344,11 @@ class ScaledDotProductAttention(_Attention):
         dp = g @ v._data.astype(ct, copy=False).swapaxes(-1, -2)
         if gw is not None:
             dp += gw._data
-        if keep is not None:
-            dp *= keep
         if gw is None:
-            dp -= (g * o._data.astype(ct, copy=False)).sum(axis=-1, keepdims=True)  # D = rowsum(dO * O)
+            D = (g * o._data.astype(ct, copy=False)).sum(axis=-1, keepdims=True)  # rowsum(dO * O)
         else:
-            dp -= (dp * p).sum(axis=-1, keepdims=True)  # D = rowsum(dP * P)
-        dp *= p  # now dS
+            D = (dp * p if keep is None else dp * keep * p).sum(axis=-1, keepdims=True)  # rowsum(dP * P)
+        _in_row_blocks(_score_gradient, dp, D, p, keep)  # now dS
         gq = (dp @ k._data.astype(ct, copy=False)) * self.scale if need[0] else None
         gk = dp.swapaxes(-1, -2) @ (q._data.astype(ct, copy=False) * self.scale) if need[1] else None
         grads = [None if a is None else constant(a) for a in (gq, gk, gv)]
@@ -331,19 +401,14 @@ class FlashAttention(_Attention):
         qs = q.astype(ct, copy=False) * self.scale
         kc, vc = k.astype(ct, copy=False), v.astype(ct, copy=False)
         out = xp.empty(batch + (L, Ev), ct)
-        lse = xp.empty(batch + (L, 1), ct)
+        lse = xp.empty(broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (L, 1), ct)
         for rows in self._query_tiles(L):
             qi = qs[..., rows, :]
             m = acc = l = None
             for cols in self._key_tiles(rows, S):
                 s = self._scores(qi, kc[..., cols, :], rows, cols)
-                m_new = s.max(axis=-1, keepdims=True)
-                if m is not None:
-                    xp.maximum(m_new, m, out=m_new)
-                shift = xp.where(m_new == _NEG_INF, 0.0, m_new).astype(ct, copy=False)  # rows with no key yet
-                s -= shift
-                xp.exp(s, out=s)
-                row_sum = s.sum(axis=-1, keepdims=True)
+                m_new, shift, row_sum = (xp.empty(s.shape[:-1] + (1,), ct) for _ in range(3))
+                _in_row_blocks(_online_softmax_step, s, m, m_new, shift, row_sum)
                 if self.dropout_p > 0:
                     s *= self._keep(s.shape, ct, device, rows, cols)
                 pv = s @ vc[..., cols, :]
@@ -403,18 +468,14 @@ class FlashAttention(_Attention):
             for cols in self._key_tiles(rows, S):
                 kj, vj = kc[..., cols, :], vc[..., cols, :]
                 p = self._scores(qi, kj, rows, cols)
-                p -= lse_i
-                xp.exp(p, out=p)  # P recomputed from the saved log-sum-exp
+                _in_row_blocks(_probabilities_from_lse, p, lse_i)  # P recomputed from the saved log-sum-exp
                 keep = self._keep(p.shape, ct, device, rows, cols) if self.dropout_p > 0 else None
                 if need[2]:
                     gv[..., cols, :] += (p if keep is None else p * keep).swapaxes(-1, -2) @ gi
                 if not (need[0] or need[1]):
                     continue
                 ds = gi @ vj.swapaxes(-1, -2)
-                if keep is not None:
-                    ds *= keep
-                ds -= D_i
-                ds *= p
+                _in_row_blocks(_score_gradient, ds, D_i, p, keep)
                 if need[0]:
                     gq[..., rows, :] += ds @ kj
                 if need[1]:
