@@ -185,9 +185,12 @@ class _Sequence(Op):
             self.save_inputs(*range(len(arrays)))
         x = a["x"]
         xp = get_array_module(x)
-        xg = xp.matmul(x, a["W_ih"].T)  # the input projection of every time step: one GEMM
+        xg = xp.matmul(x, self._input_weight(xp, a).T)  # the input projection of every time step: one GEMM
         with np.errstate(over="ignore"):  # exp(-a) = inf in the sigmoids is the right limit (CuPy never warns)
             return self._recur(xp, xg, a, _steps(self.batch_sizes, self.reverse), keep)
+
+    def _input_weight(self, xp, a):
+        return a["W_ih"]
 
     def backward(self, gy, gh, *gc):
         grads = self.grad_class(self)(gy, gh, *gc, *self.saved_inputs)
@@ -250,7 +253,8 @@ class RNNSequence(_Sequence):
             xg += a["b_ih"] + a["b_hh"]
         W = a["W_hh"].T
         h = a["h0"].copy()
-        y = xp.empty_like(xg)
+        y = xg  # the projection buffer becomes the output, in place
+        hW = xp.empty_like(h)
         h_prev = xp.empty_like(xg) if keep else None
         for start, bs in steps:
             rows = slice(start, start + bs)
@@ -258,8 +262,7 @@ class RNNSequence(_Sequence):
             if keep:
                 h_prev[rows] = hp
             out = y[rows]
-            xp.matmul(hp, W, out=out)
-            out += xg[rows]
+            out += xp.matmul(hp, W, out=hW[:bs])
             if self.nonlinearity == "tanh":
                 xp.tanh(out, out=out)
             else:
@@ -296,18 +299,31 @@ class LSTMSequence(_Sequence):
     gates = 4
     has_cell = True
 
+    # Inside the forward the gate blocks are kept in the order i, f, o, g (torch's is i, f, g, o), so that
+    # the three sigmoid gates are one block: the weights are permuted once per call, not the activations.
+    @staticmethod
+    def _internal_order(xp, H):
+        return xp.arange(4 * H).reshape(4, H)[xp.asarray([0, 1, 3, 2])].ravel()
+
+    def _input_weight(self, xp, a):
+        self.order = self._internal_order(xp, a["W_ih"].shape[0] // 4)
+        return a["W_ih"][self.order]
+
     def _recur(self, xp, xg, a, steps, keep):
+        order = self.order
+        del self.order
         if self.bias:
-            xg += a["b_ih"] + a["b_hh"]
-        c0, W = a["c0"], a["W_hh"].T
+            xg += (a["b_ih"] + a["b_hh"])[order]
+        c0 = a["c0"]
+        W = a["W_hh"][order].T
         W_hr = a["W_hr"].T if self.proj else None
         H, dtype, N = c0.shape[1], xg.dtype, xg.shape[0]
         h, c = a["h0"].copy(), c0.copy()
         y = xp.empty((N, h.shape[1]), dtype)
         rows_kept = N if keep else self.batch_sizes[0]  # without backward, scratch for one step is enough
-        acts = xp.empty((rows_kept, 4 * H), dtype)
         tanh_c = xp.empty((rows_kept, H), dtype)
         m = xp.empty((rows_kept, H), dtype) if self.proj else None
+        hW = xp.empty((self.batch_sizes[0], 4 * H), dtype)
         if keep:
             h_prev, c_prev = xp.empty_like(y), xp.empty((N, H), dtype)
         for start, bs in steps:
@@ -317,13 +333,11 @@ class LSTMSequence(_Sequence):
             if keep:
                 h_prev[rows] = hp
                 c_prev[rows] = cp
-            gates = acts[kept]
-            xp.matmul(hp, W, out=gates)
-            gates += xg[rows]
-            _sigmoid_(xp, gates[:, : 2 * H])
-            xp.tanh(gates[:, 2 * H : 3 * H], out=gates[:, 2 * H : 3 * H])
-            _sigmoid_(xp, gates[:, 3 * H :])
-            i, f, g, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+            gates = xg[rows]  # the projection buffer becomes the activations, in place
+            gates += xp.matmul(hp, W, out=hW[:bs])
+            _sigmoid_(xp, gates[:, : 3 * H])
+            xp.tanh(gates[:, 3 * H :], out=gates[:, 3 * H :])
+            i, f, o, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
             cp *= f  # c' = f * c + i * g, written into the running state
             cp += i * g
             tc = tanh_c[kept]
@@ -334,8 +348,8 @@ class LSTMSequence(_Sequence):
             else:
                 xp.multiply(o, tc, out=y[rows])
             hp[...] = y[rows]
-        if keep:
-            self.stash = {"acts": acts, "tanh_c": tanh_c, "h_prev": h_prev, "c_prev": c_prev, "m": m}
+        if keep:  # activations i, f, o, g (internal order)
+            self.stash = {"acts": xg, "tanh_c": tanh_c, "h_prev": h_prev, "c_prev": c_prev, "m": m}
         return y, h, c
 
 
@@ -345,17 +359,19 @@ class _LSTMSequenceGrad(_SequenceGrad):
         acts, tanh_c, c_prev = s["acts"], s["tanh_c"], s["c_prev"]
         N, H = tanh_c.shape
         A = acts.reshape(N, 4, H)
-        i, f, g, o = A[:, 0], A[:, 1], A[:, 2], A[:, 3]
-        # Everything but the recurrence, in bulk: dL/d(pre-activation of each gate) is
+        i, f, o, g = A[:, 0], A[:, 1], A[:, 2], A[:, 3]  # the forward's internal order
+        # Everything but the recurrence, in bulk, in torch's order i, f, g, o: dL/d(pre-activation) is
         #   i: dc * g * i(1-i)   f: dc * c_prev * f(1-f)   g: dc * i * (1-g^2)   o: dm * tanh(c) * o(1-o)
         # so per step only dc (and dm) remain to multiply in.
-        Q = acts * (1 - acts)
-        Q = Q.reshape(N, 4, H)
-        Q[:, 2] = 1 - g * g
-        Q[:, 0] *= g
-        Q[:, 1] *= c_prev
-        Q[:, 2] *= i
-        Q[:, 3] *= tanh_c
+        Q = xp.empty_like(A)
+        for k, (gate, other) in enumerate(((i, g), (f, c_prev), (g, i), (o, tanh_c))):
+            if k == 2:
+                xp.multiply(gate, gate, out=Q[:, k])
+                xp.subtract(1.0, Q[:, k], out=Q[:, k])
+            else:
+                xp.subtract(1.0, gate, out=Q[:, k])
+                Q[:, k] *= gate
+            Q[:, k] *= other
         K = o * (1 - tanh_c * tanh_c)  # dc += dm * o * tanh'(c)
         W, W_hr = a["W_hh"], a.get("W_hr")
         dxg = xp.empty_like(acts)
