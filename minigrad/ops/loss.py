@@ -32,7 +32,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.op import Op
 from ..backend import get_array_module
 from ..tensor import Tensor
-from ._common import binary_operands, check_same_device, constant
+from ._common import binary_operands, broadcast_shapes, check_same_device, constant
 from .math import clamp, log1p, relu, sigmoid, sign, where
 from .shape import reshape
 from .softmax import compute_dtype, log_softmax, softmax
@@ -778,16 +778,13 @@ def _pointwise(name: str, op: PointwiseLoss, input: Tensor, target: Tensor, same
         raise ValueError(f"{name}: target size {tuple(target.shape)} must be the same as input size "
                          f"{tuple(input.shape)}")
     if tuple(target.shape) != tuple(input.shape):
+        broadcast_shapes(tuple(input.shape), tuple(target.shape))  # a clear error naming both shapes
         warnings.warn(f"{name}: using a target size {tuple(target.shape)} that is different to the input size "
                       f"{tuple(input.shape)}; they will be broadcast, which is likely not what you want",
                       stacklevel=3)
     x, t = binary_operands(input, target, name)
     if not dtypes.is_floating(x._data.dtype):
         raise TypeError(f"{name}: expected floating-point input and target, got {input.dtype} and {target.dtype}")
-    if x.shape != t.shape:
-        from ._common import broadcast_shapes
-
-        broadcast_shapes(x.shape, t.shape)  # a clear error naming both shapes
     return op(x, t)
 
 
