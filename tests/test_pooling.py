@@ -214,6 +214,8 @@ def test_pixel_shuffle_round_trips():
     (lambda: F.interpolate(mg.randn(1, 1, 4), size=2, mode="bilinear"), NotImplementedError, "needs 4D input"),
     (lambda: F.interpolate(mg.randn(1, 1, 4, 4), size=(2, 2, 2)), ValueError, "same number of spatial"),
     (lambda: F.interpolate(mg.randn(1, 1, 4, 4), size=2, mode="bicubic"), NotImplementedError, "not supported"),
+    (lambda: F.interpolate(mg.randn(1, 1, 4, 4), size=2, recompute_scale_factor=True), ValueError, "not meaningful"),
+    (lambda: F.interpolate(mg.randn(1, 1, 4, 4), scale_factor=0.1), RuntimeError, r"greater than 0.*\(0, 0\)"),
     (lambda: F.pad(mg.randn(1, 1, 4, 4), (1, 1, 1)), RuntimeError, "divisible by 2"),
     (lambda: F.pad(mg.randn(1, 1, 4, 4), (4, 0), mode="reflect"), NotImplementedError, "padding size 2 is not"),
     (lambda: F.pad(mg.randn(1, 4, 4), (4, 0), mode="reflect"), RuntimeError, r"less than the corresponding.*\(4, 0\)"),

@@ -258,6 +258,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if (size is None) == (scale_factor is None):
         raise ValueError("interpolate: only one of size or scale_factor should be defined" if size is not None
                          else "interpolate: either size or scale_factor should be defined")
+    if size is not None and recompute_scale_factor:
+        raise ValueError("interpolate: recompute_scale_factor is not meaningful with an explicit size")
     in_size = tuple(input.shape[2:])
     scales = [None] * d
     if size is not None:
@@ -275,9 +277,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         out_size = tuple(math.floor(n * f) for n, f in zip(in_size, factors))
         if not recompute_scale_factor:
             scales = list(factors)
-    if any(s <= 0 for s in out_size):
-        raise ValueError(f"interpolate: output size must be positive, got {out_size} for input of shape "
-                         f"{tuple(input.shape)}")
+    if any(s <= 0 for s in out_size) or any(n <= 0 for n in in_size):
+        raise RuntimeError(f"interpolate: input and output sizes should be greater than 0, but got input of shape "
+                           f"{tuple(input.shape)} and output size {out_size}")
     if (linear or mode == "area") and not input.is_floating_point():
         raise RuntimeError(f"interpolate: mode {mode!r} needs a floating-point input, got {input.dtype}")
     if mode == "area":
