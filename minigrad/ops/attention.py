@@ -57,9 +57,10 @@ _log = logging.getLogger("minigrad.attention")
 #: the flash path is chosen automatically when L * S reaches this many scores per batch-head (on a
 #: 2-core CPU it overtakes the math path between L = S = 256 and 384, as the L x S arrays leave the caches)
 FLASH_MIN_SCORES = 1 << 17
-#: default tile sizes (query rows, key columns) of the flash path, the fastest measured on a 2-core CPU
-FLASH_BLOCK_Q = 128
-FLASH_BLOCK_K = 256
+#: the flash path's default tiles hold about this many scores over all batch-heads together (query rows x
+#: key columns x batch-heads, keys twice the rows); measured fastest on a 2-core CPU: 128 x 256 for 96
+#: batch-heads, 256 x 512 for 12 to 24, 512 x 1024 for one or two
+FLASH_TILE_SCORES = 1 << 22
 
 _NEG_INF = float("-inf")
 
@@ -632,7 +633,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     dropout_p = float(dropout_p)
     if _use_flash(L, S, bias):
-        out = _flash(query, key, value, blocked, bias, dropout_p, is_causal, scale, FLASH_BLOCK_Q, FLASH_BLOCK_K)
+        out = _flash(query, key, value, blocked, bias, dropout_p, is_causal, scale)
     else:
         generator = default_generator(query.device) if dropout_p > 0 else None
         op = ScaledDotProductAttention(scale, blocked, is_causal, dropout_p, generator)
@@ -640,7 +641,18 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     return out if heads is None else out.flatten(-4, -3)
 
 
-def _flash(query, key, value, blocked, bias, dropout_p, is_causal, scale, block_q, block_k) -> Tensor:
+def _tile_sizes(query: Tensor, key: Tensor, block_q: int | None, block_k: int | None) -> tuple[int, int]:
+    """The flash path's tile: as given, else sized so that one tile holds about FLASH_TILE_SCORES scores."""
+    batch_heads = math.prod(broadcast_shapes(query.shape[:-2], key.shape[:-2]))
+    side = math.sqrt(FLASH_TILE_SCORES / (2 * max(1, batch_heads)))
+    rows = 1 << max(5, min(9, int(math.log2(side))))  # a power of two from 32 to 512
+    block_q = min(rows, query.shape[-2]) if block_q is None else int(block_q)
+    block_k = min(2 * rows, key.shape[-2]) if block_k is None else int(block_k)
+    return block_q, block_k
+
+
+def _flash(query, key, value, blocked, bias, dropout_p, is_causal, scale, block_q=None, block_k=None) -> Tensor:
+    block_q, block_k = _tile_sizes(query, key, block_q, block_k)
     seed = None
     if dropout_p > 0:
         seed = int(default_generator(query.device).integers(0, 2**62, (), np.int64))
@@ -654,16 +666,14 @@ def flash_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor
     """The tiled path of ``scaled_dot_product_attention``, called directly with chosen tile sizes.
 
     Same arguments and result as ``scaled_dot_product_attention``; ``block_q`` x ``block_k`` is the
-    tile of scores held at a time (defaults FLASH_BLOCK_Q x FLASH_BLOCK_K). A float ``attn_mask`` is
+    tile of scores held at a time (by default sized from FLASH_TILE_SCORES). A float ``attn_mask`` is
     treated as a constant (no gradient reaches it).
     """
     name = "flash_attention"
     _check_inputs(name, query, key, value)
     _check_options(name, dropout_p, attn_mask, is_causal)
     _check_batch(name, query, key, value)
-    block_q = FLASH_BLOCK_Q if block_q is None else int(block_q)
-    block_k = FLASH_BLOCK_K if block_k is None else int(block_k)
-    if block_q < 1 or block_k < 1:
+    if (block_q is not None and block_q < 1) or (block_k is not None and block_k < 1):
         raise ValueError(f"{name}: tile sizes must be positive, got block_q={block_q}, block_k={block_k}")
     L, S = query.shape[-2], key.shape[-2]
     scores = broadcast_shapes(query.shape[:-2], key.shape[:-2]) + (L, S)
