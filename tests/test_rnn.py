@@ -174,6 +174,41 @@ def test_float32_stays_float32_and_matches_torch(name):
     assert all(p.grad.dtype == mg.float32 for p in ours.parameters())
 
 
+@needs_torch
+@pytest.mark.parametrize("frozen", ["weights", "input"])
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_gradients_when_only_some_inputs_require_them(name, frozen):
+    rng = np.random.default_rng(12)
+    ours, theirs = _pair(name, {"num_layers": 2})
+    x = rng.standard_normal((4, 3, 4))
+    x_mg, x_t = mg.tensor(x, requires_grad=frozen == "weights"), torch.tensor(x, requires_grad=frozen == "weights")
+    if frozen == "weights":
+        ours.requires_grad_(False)
+        theirs.requires_grad_(False)
+    out_mg, out_t = ours(x_mg)[0], theirs(x_t)[0]
+    cot = rng.standard_normal(out_t.shape)
+    (out_mg * mg.tensor(cot)).sum().backward()
+    (out_t * torch.tensor(cot)).sum().backward()
+    if frozen == "weights":
+        assert_close(x_mg.grad, x_t.grad, rtol=1e-10, atol=1e-12)
+        assert all(p.grad is None for p in ours.parameters())
+    else:
+        assert x_mg.grad is None
+        for a, b in zip(ours.parameters(), theirs.parameters()):
+            assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_no_grad_forward_equals_recorded_forward():
+    gru = nn.GRU(3, 4, num_layers=2, bidirectional=True)
+    x = mg.randn(6, 2, 3)
+    with mg.no_grad():
+        y_plain, h_plain = gru(x)
+    y, h = gru(x)
+    assert y.requires_grad and not y_plain.requires_grad
+    assert_close(y_plain, y, rtol=0, atol=0)
+    assert_close(h_plain, h, rtol=0, atol=0)
+
+
 # ----------------------------------------------------------------------------------------------
 # The fused layer equals the cells run step by step
 # ----------------------------------------------------------------------------------------------
@@ -228,7 +263,7 @@ def test_double_backward_through_a_layer_is_refused_clearly_and_cells_support_it
 # Packed batches
 # ----------------------------------------------------------------------------------------------
 PACKED = [("RNN", {"num_layers": 2}), ("LSTM", {"bidirectional": True, "num_layers": 2}),
-          ("LSTM", {"bidirectional": True, "proj_size": 2}), ("GRU", {"bidirectional": True})]
+          ("LSTM", {"bidirectional": True, "proj_size": 2}), ("GRU", {"bidirectional": True, "batch_first": True})]
 
 
 @pytest.mark.parametrize("name,kw", PACKED, ids=[p[0] + str(i) for i, p in enumerate(PACKED)])
