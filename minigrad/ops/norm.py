@@ -389,8 +389,12 @@ def _check_param(fn: str, name: str, param, shape: tuple, input: Tensor, what: s
 
 
 def _apply(kind, input, weight, bias, view, w_view, axes, eps, center):
+    """The normalized tensor, and the batch statistics (mean, biased var) as arrays."""
     op = _Norm(kind, view, w_view, axes, float(eps), center, weight is not None, bias is not None)
-    return op(input, *[p for p in (weight, bias) if p is not None]), op
+    y = op(input, *[p for p in (weight, bias) if p is not None])
+    stats = op.mean, op.var
+    del op.var  # the node keeps only what backward needs: x, weight, mean and rstd
+    return y, stats
 
 
 def _update_running(running: Tensor | None, value, momentum: float, fn: str) -> None:
@@ -473,10 +477,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     count = n * spatial
     if count <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(input.shape)}")
-    y, op = _apply("BatchNorm", input, weight, bias, (n, c, spatial), (1, c, 1), (0, 2), eps, True)
-    _update_running(running_mean, op.mean, momentum, fn)
-    _update_running(running_var, op.var * (count / (count - 1)), momentum, fn)
-    del op.var  # the mean and rstd stay for backward
+    y, (mean, var) = _apply("BatchNorm", input, weight, bias, (n, c, spatial), (1, c, 1), (0, 2), eps, True)
+    _update_running(running_mean, mean, momentum, fn)
+    _update_running(running_var, var * (count / (count - 1)), momentum, fn)
     return y
 
 
@@ -505,10 +508,9 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
         return _normalize_with_stats(input, running_mean, running_var, weight, bias, eps)
     if spatial <= 1:
         raise ValueError(f"Expected more than 1 spatial element when training, got input size {tuple(input.shape)}")
-    y, op = _apply("InstanceNorm", input, weight, bias, (n, c, spatial), (1, c, 1), (2,), eps, True)
-    _update_running(running_mean, op.mean.mean(axis=0), momentum, fn)
-    _update_running(running_var, (op.var * (spatial / (spatial - 1))).mean(axis=0), momentum, fn)
-    del op.var  # the mean and rstd stay for backward
+    y, (mean, var) = _apply("InstanceNorm", input, weight, bias, (n, c, spatial), (1, c, 1), (2,), eps, True)
+    _update_running(running_mean, mean.mean(axis=0), momentum, fn)
+    _update_running(running_var, (var * (spatial / (spatial - 1))).mean(axis=0), momentum, fn)
     return y
 
 
