@@ -139,6 +139,15 @@ _PARALLEL_MIN_SIZE = 1 << 16
 _pool: ThreadPoolExecutor | None = None
 
 
+def _forget_pool() -> None:
+    global _pool
+    _pool = None  # a forked child has none of the parent's threads; it starts its own pool when needed
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _in_row_blocks(fn, *arrays) -> None:
     """Run ``fn(*arrays)``, which works in place, on blocks of rows in parallel threads (CPU only).
 
