@@ -169,7 +169,6 @@ class _Sequence(Op):
     Subclasses write ``_recur`` (the time loop) and name their ``_SequenceGrad`` (the BPTT loop).
     """
 
-    gates = 1
     has_cell = False
     grad_class: type
 
@@ -224,7 +223,8 @@ class _SequenceGrad(Op):
             "W_ih": lambda: xp.matmul(dxg.T, a["x"]),
             "W_hh": lambda: xp.matmul(dgh.T, h_prev),
             "b_ih": lambda: dxg.sum(axis=0),
-            "b_hh": lambda: dgh.sum(axis=0),
+            # RNN and LSTM add both biases to the same pre-activations: one sum serves both
+            "b_hh": lambda: dgh.sum(axis=0) if dgh is not dxg or not need["b_ih"] else grads[-1].copy(),
         }
         grads = []
         for name in self.names:
@@ -296,7 +296,6 @@ RNNSequence.grad_class = _RNNSequenceGrad
 class LSTMSequence(_Sequence):
     """The LSTM recurrence over a whole sequence (optionally with a projection ``W_hr``)."""
 
-    gates = 4
     has_cell = True
 
     # Inside the forward the gate blocks are kept in the order i, f, o, g (torch's is i, f, g, o), so that
@@ -404,8 +403,6 @@ LSTMSequence.grad_class = _LSTMSequenceGrad
 # ----- GRU --------------------------------------------------------------------------------------------
 class GRUSequence(_Sequence):
     """The GRU recurrence over a whole sequence (``b_hh`` stays inside: r multiplies W_hn h + b_hn)."""
-
-    gates = 3
 
     def _recur(self, xp, xg, a, steps, keep):
         if self.bias:
