@@ -29,6 +29,12 @@ Float16/bfloat16 inputs are computed in float32 and the output is cast back.
 Higher order: both backwards are fused raw-array code when only first derivatives are needed; under
 ``create_graph=True`` they are instead written with minigrad ops (recomputing P, so O(L * S) memory),
 which makes second and higher derivatives exact.
+
+On the CPU the elementwise passes over a tile of scores (max, exp, sums) run on row blocks in a few
+threads, as NumPy releases the GIL in its loops; the GEMMs use BLAS's threads.
+
+``multi_head_attention_forward`` (behind ``nn.MultiheadAttention``) projects, splits heads and calls
+the ops above; its masks use MultiheadAttention's convention (True = masked out).
 """
 
 from __future__ import annotations
