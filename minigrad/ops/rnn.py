@@ -305,12 +305,10 @@ class LSTMSequence(_Sequence):
         return xp.arange(4 * H).reshape(4, H)[xp.asarray([0, 1, 3, 2])].ravel()
 
     def _input_weight(self, xp, a):
-        self.order = self._internal_order(xp, a["W_ih"].shape[0] // 4)
-        return a["W_ih"][self.order]
+        return a["W_ih"][self._internal_order(xp, a["W_ih"].shape[0] // 4)]
 
     def _recur(self, xp, xg, a, steps, keep):
-        order = self.order
-        del self.order
+        order = self._internal_order(xp, a["W_ih"].shape[0] // 4)
         if self.bias:
             xg += (a["b_ih"] + a["b_hh"])[order]
         c0 = a["c0"]
@@ -410,49 +408,44 @@ class GRUSequence(_Sequence):
         W, b_hh = a["W_hh"].T, a.get("b_hh")
         h = a["h0"].copy()
         B, H = h.shape
-        N, dtype = xg.shape[0], xg.dtype
-        y = xp.empty((N, H), dtype)
-        gh = xp.empty((B, 3 * H), dtype)
-        rows_kept = N if keep else B
-        rz = xp.empty((rows_kept, 2 * H), dtype)
-        n = xp.empty((rows_kept, H), dtype)
+        y = xp.empty((xg.shape[0], H), xg.dtype)
+        gh = xp.empty((B, 3 * H), xg.dtype)
         if keep:
             h_prev, hn = xp.empty_like(y), xp.empty_like(y)
         for start, bs in steps:
             rows = slice(start, start + bs)
-            kept = rows if keep else slice(0, bs)
             hp, ghb = h[:bs], gh[:bs]
             if keep:
                 h_prev[rows] = hp
             xp.matmul(hp, W, out=ghb)
             if b_hh is not None:
                 ghb += b_hh
-            rzb = rz[kept]
-            xp.add(xg[rows, : 2 * H], ghb[:, : 2 * H], out=rzb)
-            _sigmoid_(xp, rzb)
-            r, z = rzb[:, :H], rzb[:, H:]
-            nb = n[kept]
+            gates = xg[rows]  # the projection buffer becomes the activations r, z, n, in place
+            rz, h_n = gates[:, : 2 * H], ghb[:, 2 * H :]
+            rz += ghb[:, : 2 * H]
+            _sigmoid_(xp, rz)
+            r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
             if keep:
-                hn[rows] = ghb[:, 2 * H :]
-            xp.multiply(r, ghb[:, 2 * H :], out=nb)
-            nb += xg[rows, 2 * H :]
-            xp.tanh(nb, out=nb)
+                hn[rows] = h_n
+            h_n *= r
+            n += h_n
+            xp.tanh(n, out=n)
             out = y[rows]  # h' = n + z * (h - n)
-            xp.subtract(hp, nb, out=out)
+            xp.subtract(hp, n, out=out)
             out *= z
-            out += nb
+            out += n
             hp[...] = out
         if keep:
-            self.stash = {"rz": rz, "n": n, "hn": hn, "h_prev": h_prev}
+            self.stash = {"acts": xg, "hn": hn, "h_prev": h_prev}
         return y, h
 
 
 class _GRUSequenceGrad(_SequenceGrad):
     def _bptt(self, xp, gy, gh, gc, a, steps):
         s = self.stash
-        rz, n, hn, h_prev = s["rz"], s["n"], s["hn"], s["h_prev"]
-        N, H = n.shape
-        r, z = rz[:, :H], rz[:, H:]
+        acts, hn, h_prev = s["acts"], s["hn"], s["h_prev"]
+        N, H = hn.shape
+        r, z, n = acts[:, :H], acts[:, H : 2 * H], acts[:, 2 * H :]
         # in bulk: dL/da_n = dh * (1-z)(1-n^2);  dL/da_z = dh * (h_prev - n) z(1-z);  dL/da_r = dL/da_n * hn r(1-r)
         Kn = (1 - z) * (1 - n * n)
         Kz = (h_prev - n) * (z * (1 - z))
