@@ -133,8 +133,8 @@ def test_flash_equals_math_in_float32(causal, L, S, block):
 
 
 @pytest.mark.parametrize("causal", [False, True])
-def test_flash_tiles_split_across_threads_with_broadcast_batch(causal):
-    # tiles this large are processed in row blocks by several threads; K and V broadcast over the batch
+def test_flash_with_broadcast_batch_and_ragged_tiles(causal):
+    # K and V broadcast over the batch dim; neither length is a multiple of the tile
     rng = np.random.default_rng(15)
     q = mg.tensor(rng.standard_normal((2, 3, 300, 16)).astype(np.float32), requires_grad=True)
     k = mg.tensor(rng.standard_normal((1, 3, 280, 16)).astype(np.float32), requires_grad=True)

@@ -30,9 +30,6 @@ Higher order: both backwards are fused raw-array code when only first derivative
 ``create_graph=True`` they are instead written with minigrad ops (recomputing P, so O(L * S) memory),
 which makes second and higher derivatives exact.
 
-On the CPU the elementwise passes over a tile of scores (max, exp, sums) run on row blocks in a few
-threads, as NumPy releases the GIL in its loops; the GEMMs use BLAS's threads.
-
 ``multi_head_attention_forward`` (behind ``nn.MultiheadAttention``) projects, splits heads and calls
 the ops above; its masks use MultiheadAttention's convention (True = masked out).
 """
@@ -43,9 +40,7 @@ import contextlib
 import enum
 import logging
 import math
-import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -137,54 +132,6 @@ def _scaled_keep(generator: Generator, shape: tuple, dtype: np.dtype, p: float):
     else:
         keep[...] = 0
     return keep
-
-
-#: CPU threads for the elementwise work on a tile of scores (the GEMMs around it use BLAS's own threads)
-_ELEMENTWISE_THREADS = max(1, min(4, os.cpu_count() or 1))
-_PARALLEL_MIN_SIZE = 1 << 16
-_pool: ThreadPoolExecutor | None = None
-
-
-def _forget_pool() -> None:
-    global _pool
-    _pool = None  # a forked child has none of the parent's threads; it starts its own pool when needed
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _in_row_blocks(fn, *arrays) -> None:
-    """Run ``fn(*arrays)``, which works in place, on blocks of rows in parallel threads (CPU only).
-
-    NumPy releases the GIL inside its loops, so exp/max/sum over one tile of scores can use every core
-    as BLAS does for the GEMMs between them. The arrays are split along the first dim of
-    ``arrays[0]`` that has 2 or more entries (a batch or head dim, else the query rows); arrays that
-    broadcast along that dim (size 1, or None) are passed whole.
-    """
-    global _pool
-    first = arrays[0]
-    parts = _ELEMENTWISE_THREADS
-    if parts < 2 or get_array_module(first) is not np or first.size < _PARALLEL_MIN_SIZE:
-        fn(*arrays)
-        return
-    axis = next((i - first.ndim for i in range(first.ndim - 1) if first.shape[i] >= 2), None)
-    if axis is None:
-        fn(*arrays)
-        return
-    n = first.shape[axis]
-    bounds = [n * i // min(parts, n) for i in range(min(parts, n) + 1)]
-
-    def block(lo, hi):
-        index = (Ellipsis, slice(lo, hi)) + (slice(None),) * (-axis - 1)
-        fn(*[a[index] if a is not None and a.ndim >= -axis and a.shape[axis] == n else a for a in arrays])
-
-    if _pool is None:
-        _pool = ThreadPoolExecutor(_ELEMENTWISE_THREADS - 1, thread_name_prefix="minigrad-attention")
-    futures = [_pool.submit(block, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-    block(bounds[0], bounds[1])
-    for future in futures:
-        future.result()
 
 
 def _online_softmax_step(s, m, m_new, shift, row_sum) -> None:
@@ -319,7 +266,7 @@ class ScaledDotProductAttention(_Attention):
         s = (q.astype(ct, copy=False) * self.scale) @ k.astype(ct, copy=False).swapaxes(-1, -2)
         L, S = s.shape[-2:]
         self._mask_scores(s, slice(0, L), slice(0, S), None if bias is None else bias.astype(ct, copy=False))
-        _in_row_blocks(_safe_softmax_, s)
+        _safe_softmax_(s)
         p = s
         self.keep = None
         p_dropped = p
@@ -364,7 +311,7 @@ class ScaledDotProductAttention(_Attention):
             D = (g * o._data.astype(ct, copy=False)).sum(axis=-1, keepdims=True)  # rowsum(dO * O)
         else:
             D = (dp * p if keep is None else dp * keep * p).sum(axis=-1, keepdims=True)  # rowsum(dP * P)
-        _in_row_blocks(_score_gradient, dp, D, p, keep)  # now dS
+        _score_gradient(dp, D, p, keep)  # now dS
         gq = (dp @ k._data.astype(ct, copy=False)) * self.scale if need[0] else None
         gk = dp.swapaxes(-1, -2) @ (q._data.astype(ct, copy=False) * self.scale) if need[1] else None
         grads = [None if a is None else constant(a) for a in (gq, gk, gv)]
@@ -424,7 +371,7 @@ class FlashAttention(_Attention):
             for cols in self._key_tiles(rows, S):
                 s = self._scores(qi, kc[..., cols, :], rows, cols)
                 m_new, shift, row_sum = (xp.empty(s.shape[:-1] + (1,), ct) for _ in range(3))
-                _in_row_blocks(_online_softmax_step, s, m, m_new, shift, row_sum)
+                _online_softmax_step(s, m, m_new, shift, row_sum)
                 if self.dropout_p > 0:
                     s *= self._keep(s.shape, ct, device, rows, cols)
                 pv = s @ vc[..., cols, :]
@@ -484,14 +431,14 @@ class FlashAttention(_Attention):
             for cols in self._key_tiles(rows, S):
                 kj, vj = kc[..., cols, :], vc[..., cols, :]
                 p = self._scores(qi, kj, rows, cols)
-                _in_row_blocks(_probabilities_from_lse, p, lse_i)  # P recomputed from the saved log-sum-exp
+                _probabilities_from_lse(p, lse_i)  # P recomputed from the saved log-sum-exp
                 keep = self._keep(p.shape, ct, device, rows, cols) if self.dropout_p > 0 else None
                 if need[2]:
                     gv[..., cols, :] += (p if keep is None else p * keep).swapaxes(-1, -2) @ gi
                 if not (need[0] or need[1]):
                     continue
                 ds = gi @ vj.swapaxes(-1, -2)
-                _in_row_blocks(_score_gradient, ds, D_i, p, keep)
+                _score_gradient(ds, D_i, p, keep)
                 if need[0]:
                     gq[..., rows, :] += ds @ kj
                 if need[1]:
