@@ -7,10 +7,10 @@
 
 Both libraries run in this one process, in alternating blocks of steps after a warm-up, and the
 median step time is reported (synchronising the GPU before reading the clock). Peak memory is
-measured separately, one subprocess per library and workload, so the two do not pollute each
-other: on the CPU it is the rise of the resident set size during two steps (after one warm-up
-step, so parameters, gradients and optimizer state are already allocated); on a GPU, torch's
-max_memory_allocated and CuPy's memory-pool high-water mark.
+measured separately, one fresh subprocess per library and workload, so the two do not pollute
+each other: on the CPU it is the rise of the resident set size over the first two steps after the
+model and data are built (activations, gradients, optimizer state and the allocator's own
+retention); on a GPU, torch's max_memory_allocated and CuPy's memory-pool high-water mark.
 """
 
 from __future__ import annotations
@@ -88,14 +88,13 @@ def _rss_bytes() -> int:
 
 
 def _probe_memory(lib_name: str, name: str, device: str, sizes: dict) -> float:
-    """Runs in the child: peak memory (MB) of two steps after one warm-up step."""
+    """Runs in the child: peak memory (MB) over the first two steps after building the workload."""
     lib = __import__(lib_name)
     if lib_name == "torch":
         lib.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))
     work = WORKLOADS[name]
     kwargs = dict(work.sizes["cuda" if device.startswith("cuda") else "cpu"], **sizes)
     step = work.build(lib, device, **kwargs)
-    step()
     gc.collect()
     if device.startswith("cuda"):
         return _probe_gpu_memory(lib_name, lib, step)

@@ -1,0 +1,90 @@
+"""Using every core: a shared thread pool for array work, and a switch for BLAS's own threads.
+
+NumPy releases the GIL inside ufuncs and BLAS calls on large arrays, so plain Python threads run
+elementwise passes truly in parallel (measured on 2 cores: ``exp`` over 100M floats 193 -> 133 ms,
+a multiply 49 -> 26 ms). BLAS (OpenBLAS) already threads each big GEMM by itself, which is what the
+dense layers want. When an op instead splits its own work across minigrad's threads (attention
+over heads, a recurrence over batch halves), ``blas_threads(1)`` keeps the two thread pools from
+fighting over the same cores.
+
+``MINIGRAD_NUM_THREADS`` sets the pool size (default: the CPUs this process may use); 1 turns
+the parallel paths off. ``threadpoolctl`` (installed with scikit-learn) is used to switch BLAS
+threads when present; without it ``blas_threads`` does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Callable, Sequence
+
+_pool: ThreadPoolExecutor | None = None
+_blas_libraries = None  # threadpoolctl's BLAS controllers, looked up once
+
+
+def num_threads() -> int:
+    """Threads minigrad may use for its own parallel loops."""
+    env = os.environ.get("MINIGRAD_NUM_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _forget_pool() -> None:
+    global _pool
+    _pool = None  # a forked child must not reuse the parent's worker threads
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=num_threads(), thread_name_prefix="minigrad")
+    return _pool
+
+
+def split(n: int, parts: int | None = None) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges cutting ``range(n)`` into at most ``parts`` (default: the thread count) near-equal pieces."""
+    parts = max(1, min(n, parts or num_threads()))
+    bounds = [round(i * n / parts) for i in range(parts + 1)]
+    return [(bounds[i], bounds[i + 1]) for i in range(parts) if bounds[i] < bounds[i + 1]]
+
+
+def parallel_map(fn: Callable, items: Sequence) -> list:
+    """``[fn(item) for item in items]``, run on the pool when there is more than one item and thread."""
+    if len(items) <= 1 or num_threads() == 1:
+        return [fn(item) for item in items]
+    return list(_get_pool().map(fn, items))
+
+
+def _blas():
+    global _blas_libraries
+    if _blas_libraries is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _blas_libraries = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+        except Exception:  # threadpoolctl missing or unable to inspect this process
+            _blas_libraries = []
+    return _blas_libraries
+
+
+@contextmanager
+def blas_threads(n: int):
+    """Run the block with BLAS limited to ``n`` threads (restored afterwards). Call from the main thread."""
+    libraries = _blas()
+    previous = [lib.num_threads for lib in libraries]
+    for lib in libraries:
+        lib.set_num_threads(n)
+    try:
+        yield
+    finally:
+        for lib, count in zip(libraries, previous):
+            lib.set_num_threads(count)
