@@ -154,7 +154,8 @@ def _fmt(value, spec: str) -> str:
 
 
 def print_table(rows: list) -> None:
-    header = f"{'workload':<12} {'device':<6} {'minigrad ms':>12} {'torch ms':>10} {'ratio':>7} {'mg peak MB':>11} {'torch peak MB':>14}"
+    header = (f"{'workload':<12} {'device':<6} {'minigrad ms':>12} {'torch ms':>10} {'ratio':>7} "
+              f"{'mg peak MB':>11} {'torch peak MB':>14}")
     print(header)
     print("-" * len(header))
     for r in rows:
@@ -172,7 +173,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--sizes", default="{}", help='JSON size overrides, e.g. \'{"seq": 4096}\'')
-    parser.add_argument("--probe-memory", nargs=4, metavar=("LIB", "WORKLOAD", "DEVICE", "SIZES"), help=argparse.SUPPRESS)
+    parser.add_argument("--probe-memory", nargs=4, metavar=("LIB", "WORKLOAD", "DEVICE", "SIZES"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe_memory:
         lib_name, name, device, sizes = args.probe_memory
@@ -190,7 +192,8 @@ def main(argv=None) -> int:
                                       args.rounds, json.loads(args.sizes))
         mg_ms, torch_ms = times.get("minigrad"), times.get("torch")
         row = {"workload": name, "device": args.device, "sizes": kwargs, "minigrad_ms": mg_ms, "torch_ms": torch_ms,
-               "ratio": mg_ms / torch_ms if mg_ms and torch_ms else None, "minigrad_peak_mb": None, "torch_peak_mb": None}
+               "ratio": mg_ms / torch_ms if mg_ms and torch_ms else None,
+               "minigrad_peak_mb": None, "torch_peak_mb": None}
         flops = WORKLOADS[name].flops
         if flops is not None:
             row["minigrad_tflops"] = flops(**kwargs) / (mg_ms / 1000) / 1e12 if mg_ms else None

@@ -9,8 +9,8 @@ optimizer. ``build`` returns a zero-argument ``step`` callable that runs one ful
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -29,20 +29,15 @@ def _tensor(lib, array, device, dtype=None):
     return t if dtype is None else t.to(dtype)
 
 
-# ----------------------------------------------------------------------------------------------
-def mlp(lib, device, batch=256):
-    """784-1024-1024-10, ReLU, SGD lr 0.01, cross-entropy."""
-    nn, F = lib.nn, lib.nn.functional
-    model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
-    model.to(device)
-    opt = lib.optim.SGD(model.parameters(), lr=0.01)
+def _classifier_step(lib, model, opt, inputs_shape, batch, device, classes=10):
+    """One cross-entropy training step of ``model`` on fixed random inputs and labels."""
     rng = np.random.default_rng(0)
-    x = _tensor(lib, rng.standard_normal((batch, 784), dtype=np.float32), device)
-    y = _tensor(lib, rng.integers(0, 10, batch), device)
+    inputs = _tensor(lib, rng.standard_normal((batch, *inputs_shape), dtype=np.float32), device)
+    labels = _tensor(lib, rng.integers(0, classes, batch), device)
 
     def step():
         opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
+        loss = lib.nn.functional.cross_entropy(model(inputs), labels)
         loss.backward()
         opt.step()
         return loss
@@ -50,10 +45,19 @@ def mlp(lib, device, batch=256):
     return step
 
 
+# ----------------------------------------------------------------------------------------------
+def mlp(lib, device, batch=256):
+    """784-1024-1024-10, ReLU, SGD lr 0.01, cross-entropy."""
+    nn = lib.nn
+    model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+    model.to(device)
+    return _classifier_step(lib, model, lib.optim.SGD(model.parameters(), lr=0.01), (784,), batch, device)
+
+
 def vit_tiny(lib, device, batch=32):
     """32x32x3 input, patch 4 (Conv2d 3->192, k4 s4), cls token + learned positions, 6 pre-norm blocks
     (MHA 192/3 heads, MLP 192-768-192 GELU), final LayerNorm, Linear 192->10 on the cls token; AdamW 1e-3."""
-    nn, F = lib.nn, lib.nn.functional
+    nn = lib.nn
     dim, heads, depth = 192, 3, 6
 
     class Block(nn.Module):
@@ -87,25 +91,13 @@ def vit_tiny(lib, device, batch=32):
             return self.head(self.norm(x)[:, 0])
 
     model = ViT().to(device)
-    opt = lib.optim.AdamW(model.parameters(), lr=1e-3)
-    rng = np.random.default_rng(0)
-    images = _tensor(lib, rng.standard_normal((batch, 3, 32, 32), dtype=np.float32), device)
-    labels = _tensor(lib, rng.integers(0, 10, batch), device)
-
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(images), labels)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    return _classifier_step(lib, model, lib.optim.AdamW(model.parameters(), lr=1e-3), (3, 32, 32), batch, device)
 
 
 def cnn(lib, device, batch=32):
     """Conv 3-64, BN, ReLU, Conv 64-128, BN, ReLU, MaxPool, Conv 128-256, BN, ReLU, MaxPool,
     Conv 256-512, BN, ReLU, adaptive avg pool, Linear 512->10; AdamW; 32x32x3 input."""
-    nn, F = lib.nn, lib.nn.functional
+    nn = lib.nn
 
     def conv(cin, cout):
         return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU()]
@@ -114,19 +106,7 @@ def cnn(lib, device, batch=32):
         *conv(3, 64), *conv(64, 128), nn.MaxPool2d(2), *conv(128, 256), nn.MaxPool2d(2), *conv(256, 512),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 10),
     ).to(device)
-    opt = lib.optim.AdamW(model.parameters(), lr=1e-3)
-    rng = np.random.default_rng(0)
-    images = _tensor(lib, rng.standard_normal((batch, 3, 32, 32), dtype=np.float32), device)
-    labels = _tensor(lib, rng.integers(0, 10, batch), device)
-
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(images), labels)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    return _classifier_step(lib, model, lib.optim.AdamW(model.parameters(), lr=1e-3), (3, 32, 32), batch, device)
 
 
 def lstm_lm(lib, device, batch=16, steps=64):
