@@ -7,6 +7,13 @@ dense layers want. When an op instead splits its own work across minigrad's thre
 over heads, a recurrence over batch halves), ``blas_threads(1)`` keeps the two thread pools from
 fighting over the same cores.
 
+Elementwise and row-wise kernels (GELU, SiLU, layer norm, softmax) run through ``blockwise``, the
+one shared way to do this: a kernel of many NumPy passes (a GELU is ~30 ufunc calls) is applied to
+blocks of about ``BLOCK`` elements (whole rows), so each block's temporaries stay in the core's L2
+cache and only the first read and last write go to memory, and the blocks are shared between the
+pool's threads. Measured on 2 cores for GELU on 1.6M float32: 23 -> 6 ms. NumPy only; on CuPy
+call the kernel once on the whole arrays.
+
 ``MINIGRAD_NUM_THREADS`` sets the pool size (default: the CPUs this process may use); 1 turns
 the parallel paths off. ``threadpoolctl`` (installed with scikit-learn) is used to switch BLAS
 threads when present; without it ``blas_threads`` does nothing.
@@ -15,9 +22,9 @@ threads when present; without it ``blas_threads`` does nothing.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Callable, Sequence
 
 _pool: ThreadPoolExecutor | None = None
 _blas_libraries = None  # threadpoolctl's BLAS controllers, looked up once
@@ -51,7 +58,8 @@ def _get_pool() -> ThreadPoolExecutor:
 
 
 def split(n: int, parts: int | None = None) -> list[tuple[int, int]]:
-    """``[start, stop)`` ranges cutting ``range(n)`` into at most ``parts`` (default: the thread count) near-equal pieces."""
+    """``[start, stop)`` ranges cutting ``range(n)`` into at most ``parts`` (default: the thread count)
+    near-equal pieces."""
     parts = max(1, min(n, parts or num_threads()))
     bounds = [round(i * n / parts) for i in range(parts + 1)]
     return [(bounds[i], bounds[i + 1]) for i in range(parts) if bounds[i] < bounds[i + 1]]
@@ -62,6 +70,34 @@ def parallel_map(fn: Callable, items: Sequence) -> list:
     if len(items) <= 1 or num_threads() == 1:
         return [fn(item) for item in items]
     return list(_get_pool().map(fn, items))
+
+
+#: Elements per block of ``blockwise``: four to six float32 temporaries of 128 KiB stay in a 1 MiB L2
+#: cache, and a ufunc call (~1 us of overhead) does ~4 us of work. Measured fastest from 8K to 64K.
+BLOCK = 1 << 15
+
+
+def blockwise(kernel: Callable, *arrays, block: int = BLOCK) -> None:
+    """``kernel(*[a[i:j] for a in arrays])`` for consecutive blocks of rows ``[i, j)``, on the pool.
+
+    The arrays are C-contiguous NumPy arrays with the same first dim (the rows; 1-D arrays for an
+    elementwise kernel); the kernel writes its results into some of them (outputs the caller made
+    with ``np.empty``), treating rows independently. A block holds about ``block`` elements of the
+    first array (at least one row); each thread takes a run of whole blocks.
+    """
+    n = arrays[0].shape[0]
+    rows = max(1, block // max(1, arrays[0].size // max(n, 1)))
+    count = -(-n // rows)  # blocks
+    if count <= 1:
+        kernel(*arrays)
+        return
+
+    def run(span):
+        start, stop = span
+        for i in range(start * rows, min(stop * rows, n), rows):  # a loop over cache-sized blocks
+            kernel(*[a[i:i + rows] for a in arrays])
+
+    parallel_map(run, split(count))
 
 
 def _blas():
@@ -88,3 +124,4 @@ def blas_threads(n: int):
     finally:
         for lib, count in zip(libraries, previous):
             lib.set_num_threads(count)
+
