@@ -13,8 +13,17 @@ Both paths are one op each with a fused backward. With P = softmax(S) and the ou
   with IO-Awareness") never holds more than one tile of scores: forward walks key/value tiles per
   query tile keeping a running max ``m``, a running denominator ``l`` and the output accumulator,
   and saves only O and the per-row log-sum-exp; backward recomputes each tile of P from the saved
-  log-sum-exp. Extra memory is O(tile_q * tile_k + N * d) per batch-head instead of O(L * S). The
-  tile loops run over tiles only; every tile op is vectorised over all batch and head dims.
+  log-sum-exp. Extra memory is O(tile_q * tile_k + N * d) per batch-head instead of O(L * S).
+  Two sums ride along in the GEMMs as one extra column: P [V, 1] gives P V and the row sums l, and
+  in backward [Q, -lse] [K, 1]^T = S - lse and [dO, -D] [V, 1]^T = dP - D, which saves two passes
+  over every tile.
+
+How the work is laid out: on the CPU both paths cut the batch and head dims into groups
+(``_head_groups``) run on minigrad's threads (``minigrad._parallel``) with BLAS kept to one thread, so
+the GEMMs and the elementwise passes (exp above all; NumPy releases the GIL) use every core. The flash
+path takes one batch-head per group with tiles that stay in the caches, the math path as many heads
+as fit in about ``MATH_GROUP_SCORES`` scores. On a GPU there is one group: every tile op is vectorised
+over all batch and head dims.
 
 Which one runs: ``sdpa_kernel`` (a context manager, as ``torch.nn.attention.sdpa_kernel``) restricts
 the choice; by default the flash path is used when L * S >= ``FLASH_MIN_SCORES``. When the flash
@@ -38,13 +47,14 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import itertools
 import logging
 import math
 from collections.abc import Iterator
 
 import numpy as np
 
-from .. import dtypes
+from .. import _parallel, dtypes
 from ..autograd.grad_mode import _State
 from ..autograd.op import Op
 from ..backend import Generator, default_generator, device_of, get_array_module
@@ -58,10 +68,15 @@ _log = logging.getLogger("minigrad.attention")
 #: the flash path is chosen automatically when L * S reaches this many scores per batch-head (on a
 #: 2-core CPU it overtakes the math path between L = S = 256 and 384, as the L x S arrays leave the caches)
 FLASH_MIN_SCORES = 1 << 17
-#: the flash path's default tiles hold about this many scores over all batch-heads together (query rows x
-#: key columns x batch-heads, keys twice the rows); measured fastest on a 2-core CPU: 128 x 256 for 96
-#: batch-heads, 256 x 512 for 12 to 24, 512 x 1024 for one or two
+#: the flash path's default tile on the CPU, query rows x keys of one batch-head: with P and dS of one
+#: tile (2 x 512 KiB) backward stays near the caches, and the GEMMs are big enough for full BLAS speed
+FLASH_CPU_TILE = (256, 512)
+#: on a GPU the tiles hold about this many scores over all batch-heads together (query rows x key
+#: columns x batch-heads, keys twice the rows)
 FLASH_TILE_SCORES = 1 << 22
+#: on the CPU the math path runs groups of batch-heads holding about this many scores each, so that a
+#: group's softmax passes run in the caches
+MATH_GROUP_SCORES = 1 << 16
 
 _NEG_INF = float("-inf")
 
@@ -134,28 +149,6 @@ def _scaled_keep(generator: Generator, shape: tuple, dtype: np.dtype, p: float):
     return keep
 
 
-def _online_softmax_step(s, m, m_new, shift, row_sum) -> None:
-    """One tile of the online softmax, in place: m_new = max(m, rowmax(s)), s = exp(s - m_new), row sums.
-
-    ``shift`` is m_new with rows that have seen no key yet (all -inf) set to 0, so exp gives 0, not nan.
-    """
-    xp = get_array_module(s)
-    s.max(axis=-1, keepdims=True, out=m_new)
-    if m is not None:
-        xp.maximum(m_new, m, out=m_new)
-    xp.copyto(shift, m_new)
-    shift[shift == _NEG_INF] = 0.0
-    s -= shift
-    xp.exp(s, out=s)
-    s.sum(axis=-1, keepdims=True, out=row_sum)
-
-
-def _probabilities_from_lse(s, lse) -> None:
-    """P = exp(S - logsumexp), in place (the backward's recomputation of one tile)."""
-    s -= lse
-    get_array_module(s).exp(s, out=s)
-
-
 def _score_gradient(dp, D, p, keep) -> None:
     """dS = P * (dP * keep - D), in place in ``dp``."""
     if keep is not None:
@@ -178,6 +171,68 @@ def _safe_softmax_(s) -> None:
     s *= xp.reciprocal(denominator)
 
 
+def _with_column(x, column):
+    """[x, column] along the last axis: ``column`` is a number or a (..., n, 1) array (batch dims broadcast)."""
+    xp = get_array_module(x)
+    lead = x.shape[:-1] if isinstance(column, float) else broadcast_shapes(x.shape[:-1], column.shape[:-1])
+    out = xp.empty(lead + (x.shape[-1] + 1,), x.dtype)
+    out[..., :-1] = x
+    out[..., -1:] = column
+    return out
+
+
+def _scratch(buffer, shape: tuple):
+    """A C-contiguous ``shape`` array over the start of the flat ``buffer`` (all tiles reuse one allocation)."""
+    return buffer[:math.prod(shape)].reshape(shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# Cutting the batch and head dims into groups (run on threads on the CPU)
+# ----------------------------------------------------------------------------------------------
+def _head_groups(batch: tuple, heads: int) -> list[tuple]:
+    """Index tuples into the batch dims, each selecting a view of about ``heads`` consecutive batch-heads.
+
+    Leading dims are picked one by one (integers), then one dim is cut into slices; ``[()]`` (everything
+    at once) when the batch has no dims.
+    """
+    for axis, n in enumerate(batch):
+        rest = math.prod(batch[axis + 1:])
+        if rest <= heads:
+            step = max(1, heads // rest)
+            outer = itertools.product(*(range(m) for m in batch[:axis]))
+            return [o + (slice(i, min(i + step, n)),) for o in outer for i in range(0, n, step)]
+    return [()]
+
+
+def _part(x, index: tuple, batch_ndim: int):
+    """The part of ``x`` that ``index`` (into the full batch dims) selects; x's batch dims broadcast to them.
+
+    ``x`` ends in two non-batch dims (a matrix per batch-head); where it lacks a batch dim or has it of
+    size 1, the whole dim is taken (an integer index drops it, as in the other inputs). None stays None.
+    """
+    if x is None or not index:
+        return x
+    missing = batch_ndim - (x.ndim - 2)
+    picked = tuple(i if x.shape[axis - missing] != 1 else (0 if isinstance(i, int) else slice(None))
+                   for axis, i in enumerate(index) if axis >= missing)
+    return x[picked]
+
+
+def _run_groups(work, groups: list, xp) -> None:
+    """``work(number, index)`` for every group: on minigrad's threads on the CPU, in order on a GPU.
+
+    BLAS is held to one thread meanwhile: each group's GEMMs are small, and BLAS's own threads would
+    compete with ours for the same cores.
+    """
+    items = list(enumerate(groups))
+    if xp is np and len(items) > 1 and _parallel.num_threads() > 1:
+        with _parallel.blas_threads(1):
+            _parallel.parallel_map(lambda item: work(*item), items)
+    else:
+        for number, index in items:
+            work(number, index)
+
+
 class _Attention(Op):
     """What both attention ops share: the masks, and the backward written with minigrad ops."""
 
@@ -187,16 +242,20 @@ class _Attention(Op):
         self.causal = causal
         self.dropout_p = dropout_p
 
-    def _mask_scores(self, s, rows: slice, cols: slice, bias=None) -> None:
-        """Add the float mask and set blocked / causally hidden scores of the tile to -inf, in place."""
+    def _mask_scores(self, s, rows: slice, cols: slice, blocked, bias) -> None:
+        """Add the float mask ``bias`` and set ``blocked`` / causally hidden scores of the tile to -inf, in place.
+
+        ``blocked`` and ``bias`` are this group's parts of the masks (or None).
+        """
         xp = get_array_module(s)
         if bias is not None:
             s += _tile(bias, rows, cols)
-        if self.blocked is not None:
-            xp.copyto(s, _NEG_INF, where=_tile(self.blocked, rows, cols))
+        if blocked is not None:
+            xp.copyto(s, _NEG_INF, where=_tile(blocked, rows, cols))
         if self.causal and cols.stop - 1 > rows.start:  # the tile reaches above the diagonal
-            future = xp.arange(cols.start, cols.stop)[None, :] > xp.arange(rows.start, rows.stop)[:, None]
-            xp.copyto(s, _NEG_INF, where=future)
+            first = max(cols.start, rows.start + 1)  # keys before this one are seen by every row of the tile
+            future = xp.arange(first, cols.stop)[None, :] > xp.arange(rows.start, rows.stop)[:, None]
+            xp.copyto(s[..., first - cols.start:], _NEG_INF, where=future)
 
     def _blocked_full(self, xp, L: int, S: int):
         """The boolean mask (True = hidden) that combines ``blocked`` and causality, or None."""
@@ -261,31 +320,52 @@ class ScaledDotProductAttention(_Attention):
         self.generator = generator
         self.return_weights = return_weights
 
+    def _groups(self, xp, q, k, v) -> tuple[tuple, list]:
+        """The batch shape, and its groups of batch-heads (one group on a GPU, or when V adds batch dims)."""
+        scores = broadcast_shapes(q.shape[:-2], k.shape[:-2])
+        batch = broadcast_shapes(scores, v.shape[:-2])
+        if xp is not np or scores != batch:  # P has the scores' batch shape: it must be the whole batch's
+            return batch, [()]
+        per_head = q.shape[-2] * k.shape[-2]
+        return batch, _head_groups(batch, max(1, MATH_GROUP_SCORES // max(1, per_head)))
+
     def forward(self, q, k, v, bias=None):
+        xp = get_array_module(q)
         ct = _compute_dtype(q.dtype)
-        s = (q.astype(ct, copy=False) * self.scale) @ k.astype(ct, copy=False).swapaxes(-1, -2)
-        L, S = s.shape[-2:]
-        self._mask_scores(s, slice(0, L), slice(0, S), None if bias is None else bias.astype(ct, copy=False))
-        _safe_softmax_(s)
-        p = s
-        self.keep = None
-        p_dropped = p
-        if self.dropout_p > 0:
-            self.keep = _scaled_keep(self.generator, p.shape, ct, self.dropout_p)
-            p_dropped = p * self.keep
+        qs = q.astype(ct, copy=False) * self.scale
+        kc, vc = k.astype(ct, copy=False), v.astype(ct, copy=False)
+        bias = None if bias is None else bias.astype(ct, copy=False)
+        L, S, Ev = q.shape[-2], k.shape[-2], v.shape[-1]
+        batch, groups = self._groups(xp, q, k, v)
+        p = xp.empty(broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (L, S), ct)
+        o = xp.empty(batch + (L, Ev), ct)
+        # the dropout mask is drawn whole, here, so it does not depend on how the work is split
+        self.keep = None if self.dropout_p == 0 else _scaled_keep(self.generator, p.shape, ct, self.dropout_p)
+
+        def run(_, index):
+            def part(x):
+                return _part(x, index, len(batch))
+
+            s = xp.matmul(part(qs), part(kc).swapaxes(-1, -2), out=part(p))
+            self._mask_scores(s, slice(0, L), slice(0, S), part(self.blocked), part(bias))
+            _safe_softmax_(s)
+            keep = part(self.keep)
+            xp.matmul(s if keep is None else s * keep, part(vc), out=part(o))
+
+        _run_groups(run, groups, xp)
         self.save_inputs(*range(3 if bias is None else 4))
-        o = (p_dropped @ v.astype(ct, copy=False)).astype(q.dtype, copy=False)
+        o = o.astype(q.dtype, copy=False)
         if not self.return_weights:
             self.p = p
             self.save_outputs(0)
             return o
-        if p_dropped is p and ct == q.dtype:  # the weights are P itself: saved as an output, not copied
+        if self.keep is None and ct == q.dtype:  # the weights are P itself: saved as an output, not copied
             self.p = None
             self.save_outputs(0, 1)
             return o, p
         self.p = p
         self.save_outputs(0)
-        return o, p_dropped.astype(q.dtype)
+        return o, (p if self.keep is None else p * self.keep).astype(q.dtype)
 
     def backward(self, go, gw=None):
         saved = self.saved_inputs
@@ -295,28 +375,45 @@ class ScaledDotProductAttention(_Attention):
             gq, gk, gv, ds = self._differentiable_grads(go, q, k, v, bias, self.keep, gw)
             return (gq, gk, gv) if bias is None else (gq, gk, gv, ds if self.needs_input_grad[3] else None)
         need = self.needs_input_grad
+        xp = get_array_module(q._data)
         ct = _compute_dtype(q._data.dtype)
-        outputs = self.saved_outputs
-        o = outputs[0]
+        o = self.saved_outputs[0]._data.astype(ct, copy=False)
         g = go._data.astype(ct, copy=False)
-        p = self.p if self.p is not None else outputs[1]._data
-        keep = self.keep
-        gv = None
-        if need[2]:
-            gv = (p if keep is None else p * keep).swapaxes(-1, -2) @ g
-        dp = g @ v._data.astype(ct, copy=False).swapaxes(-1, -2)
-        if gw is not None:
-            dp += gw._data
-        if gw is None:
-            D = (g * o._data.astype(ct, copy=False)).sum(axis=-1, keepdims=True)  # rowsum(dO * O)
-        else:
-            D = (dp * p if keep is None else dp * keep * p).sum(axis=-1, keepdims=True)  # rowsum(dP * P)
-        _score_gradient(dp, D, p, keep)  # now dS
-        gq = (dp @ k._data.astype(ct, copy=False)) * self.scale if need[0] else None
-        gk = dp.swapaxes(-1, -2) @ (q._data.astype(ct, copy=False) * self.scale) if need[1] else None
+        p = self.p if self.p is not None else self.saved_outputs[1]._data
+        gw = None if gw is None else gw._data
+        qs = q._data.astype(ct, copy=False) * self.scale
+        kc, vc = k._data.astype(ct, copy=False), v._data.astype(ct, copy=False)
+        L, S, E, Ev = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
+        batch, groups = self._groups(xp, qs, kc, vc)
+        ds = xp.empty(batch + (L, S), ct)
+        gq = xp.empty(batch + (L, E), ct) if need[0] else None
+        gk = xp.empty(batch + (S, E), ct) if need[1] else None
+        gv = xp.empty(batch + (S, Ev), ct) if need[2] else None
+
+        def run(_, index):
+            def part(x):
+                return _part(x, index, len(batch))
+
+            pi, keep, gi = part(p), part(self.keep), part(g)
+            if gv is not None:
+                xp.matmul((pi if keep is None else pi * keep).swapaxes(-1, -2), gi, out=part(gv))
+            dp = xp.matmul(gi, part(vc).swapaxes(-1, -2), out=part(ds))
+            if gw is None:
+                D = (gi * part(o)).sum(axis=-1, keepdims=True)  # rowsum(dO * O)
+            else:
+                dp += part(gw)
+                D = (dp * pi if keep is None else dp * keep * pi).sum(axis=-1, keepdims=True)  # rowsum(dP * P)
+            _score_gradient(dp, D, pi, keep)  # now dS
+            if gq is not None:
+                xp.matmul(dp, part(kc), out=part(gq))
+                part(gq)[...] *= self.scale
+            if gk is not None:
+                xp.matmul(dp.swapaxes(-1, -2), part(qs), out=part(gk))
+
+        _run_groups(run, groups, xp)
         grads = [None if a is None else constant(a) for a in (gq, gk, gv)]
         if bias is not None:
-            grads.append(constant(dp) if need[3] else None)
+            grads.append(constant(ds) if need[3] else None)
         return tuple(grads)
 
 
@@ -327,13 +424,18 @@ class FlashAttention(_Attention):
     """Tiled attention that saves only O and the row log-sum-exp (Dao et al., 2022). Inputs: q, k, v.
 
     A float mask is a constant here (``bias``); dropout masks are drawn per tile from a generator
-    reseeded with (seed, tile row, tile column), so backward redraws exactly the same ones.
+    reseeded with (seed, group, tile row, tile column), so backward redraws exactly the same ones.
     """
 
     def __init__(self, scale, blocked, bias, causal, dropout_p, seed, block_q: int, block_k: int):
         super().__init__(scale, blocked, causal, dropout_p)
         self.bias, self.seed = bias, seed
         self.block_q, self.block_k = block_q, block_k
+
+    @staticmethod
+    def _groups(xp, batch: tuple) -> list[tuple]:
+        """One batch-head per group on the CPU (a tile of one head stays in the caches), one group on a GPU."""
+        return _head_groups(batch, 1) if xp is np else [()]
 
     def _query_tiles(self, L: int):
         return [slice(i, min(i + self.block_q, L)) for i in range(0, L, self.block_q)]
@@ -343,64 +445,89 @@ class FlashAttention(_Attention):
         end = min(S, rows.stop) if self.causal else S
         return [slice(j, min(j + self.block_k, end)) for j in range(0, end, self.block_k)]
 
-    def _keep(self, shape, dtype, device, rows: slice, cols: slice):
+    def _keep(self, shape, dtype, device, group: int, rows: slice, cols: slice):
         """This tile's dropout mask, scaled by 1 / (1 - p): the same on every call."""
-        state = np.random.SeedSequence((self.seed, rows.start, cols.start)).generate_state(1, np.uint64)[0]
+        state = np.random.SeedSequence((self.seed, group, rows.start, cols.start)).generate_state(1, np.uint64)[0]
         return _scaled_keep(Generator(device).manual_seed(int(state)), shape, dtype, self.dropout_p)
-
-    def _scores(self, qi, kj, rows, cols):
-        s = qi @ kj.swapaxes(-1, -2)
-        self._mask_scores(s, rows, cols, self.bias)
-        return s
 
     def forward(self, q, k, v):
         xp = get_array_module(q)
         ct = _compute_dtype(q.dtype)
-        device = device_of(q)
-        L, S, Ev = q.shape[-2], k.shape[-2], v.shape[-1]
+        L, Ev = q.shape[-2], v.shape[-1]
         batch = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
         if self.bias is not None:
             self.bias = self.bias.astype(ct, copy=False)
-        qs = q.astype(ct, copy=False) * self.scale
+        # Q broadcast to the whole batch (a view), so that every tile of scores has the batch's shape
+        qs = xp.broadcast_to(q.astype(ct, copy=False) * self.scale, batch + q.shape[-2:])
         kc, vc = k.astype(ct, copy=False), v.astype(ct, copy=False)
         out = xp.empty(batch + (L, Ev), ct)
-        lse = xp.empty(broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (L, 1), ct)
-        for rows in self._query_tiles(L):
-            qi = qs[..., rows, :]
-            m = acc = l = None
-            for cols in self._key_tiles(rows, S):
-                s = self._scores(qi, kc[..., cols, :], rows, cols)
-                m_new, shift, row_sum = (xp.empty(s.shape[:-1] + (1,), ct) for _ in range(3))
-                _online_softmax_step(s, m, m_new, shift, row_sum)
-                if self.dropout_p > 0:
-                    s *= self._keep(s.shape, ct, device, rows, cols)
-                pv = s @ vc[..., cols, :]
-                if m is None:
-                    l, acc = row_sum, pv
-                else:
-                    alpha = xp.exp(m - shift)  # rescale what was summed against the old max
-                    l *= alpha
-                    l += row_sum
-                    acc *= alpha
-                    acc += pv
-                m = m_new
-            dead = l == 0  # rows that attend to nothing: zero output, and P = 0 in backward
-            l[dead] = 1.0
-            out[..., rows, :] = acc / l
-            lse[..., rows, :] = xp.where(dead, float("inf"), shift + xp.log(l))
-        self.lse = lse
+        self.lse = xp.empty(batch + (L, 1), ct)
+
+        def run(group, index):
+            def part(x):
+                return _part(x, index, len(batch))
+
+            self._forward_tiles(part(qs), part(kc), part(vc), part(out), part(self.lse), part(self.blocked),
+                                part(self.bias), group)
+
+        _run_groups(run, self._groups(xp, batch), xp)
         self.save_inputs(0, 1, 2)
         self.save_outputs(0)
         return out.astype(q.dtype, copy=False)
 
-    def _full_keep(self, xp, ct, device, shape):
-        """All tiles' dropout masks as one array (only for the differentiable backward)."""
-        keep = xp.zeros(shape, ct)
-        L, S = shape[-2:]
+    def _forward_tiles(self, q, k, v, out, lse, blocked, bias, group: int) -> None:
+        """The online softmax over one group's tiles; writes ``out`` and ``lse`` (q is already scaled)."""
+        xp = get_array_module(q)
+        ct, device = q.dtype, device_of(q)
+        L, S, Ev = q.shape[-2], k.shape[-2], v.shape[-1]
+        heads = out.shape[:-2]
+        va = _with_column(v, 1.0)  # P [V, 1] = [P V, rowsum(P)]: the denominator comes out of the GEMM
+        scores = xp.empty(math.prod(heads) * min(self.block_q, L) * min(self.block_k, S), ct)
+        acc_buffer, pv_buffer = (xp.empty(math.prod(heads) * min(self.block_q, L) * (Ev + 1), ct) for _ in range(2))
         for rows in self._query_tiles(L):
+            n = rows.stop - rows.start
+            qi = q[..., rows, :]
+            m = acc = None
             for cols in self._key_tiles(rows, S):
-                keep[..., rows, cols] = self._keep(shape[:-2] + (rows.stop - rows.start, cols.stop - cols.start),
-                                                   ct, device, rows, cols)
+                s = xp.matmul(qi, k[..., cols, :].swapaxes(-1, -2),
+                              out=_scratch(scores, heads + (n, cols.stop - cols.start)))
+                self._mask_scores(s, rows, cols, blocked, bias)
+                m_new = s.max(axis=-1, keepdims=True)
+                if m is not None:
+                    xp.maximum(m_new, m, out=m_new)
+                # rows that have seen no key yet keep m = -inf; shifting them by 0 makes exp give 0, not nan
+                shift = xp.where(m_new == _NEG_INF, 0.0, m_new).astype(ct, copy=False)
+                s -= shift
+                xp.exp(s, out=s)
+                row_sum = None
+                if self.dropout_p > 0:  # the denominator sums the weights before dropout
+                    row_sum = s.sum(axis=-1, keepdims=True)
+                    s *= self._keep(s.shape, ct, device, group, rows, cols)
+                pv = xp.matmul(s, va[..., cols, :], out=_scratch(pv_buffer if m is not None else acc_buffer,
+                                                                 heads + (n, Ev + 1)))
+                if row_sum is not None:
+                    pv[..., Ev:] = row_sum
+                if m is None:
+                    acc = pv
+                else:
+                    acc *= xp.exp(m - shift)  # rescale what was summed against the old max
+                    acc += pv
+                m = m_new
+            l = acc[..., Ev:]
+            dead = l == 0  # rows that attend to nothing: zero output, and P = 0 in backward
+            l[dead] = 1.0
+            xp.divide(acc[..., :Ev], l, out=out[..., rows, :])
+            lse[..., rows, :] = xp.where(dead, float("inf"), shift + xp.log(l))
+
+    def _full_keep(self, xp, ct, device, batch: tuple, L: int, S: int):
+        """All tiles' dropout masks as one (batch..., L, S) array (only for the differentiable backward)."""
+        keep = xp.zeros(batch + (L, S), ct)
+        for group, index in enumerate(self._groups(xp, batch)):
+            part = keep[index]
+            for rows in self._query_tiles(L):
+                for cols in self._key_tiles(rows, S):
+                    shape = part.shape[:-2] + (rows.stop - rows.start, cols.stop - cols.start)
+                    part[..., rows, cols] = self._keep(shape, ct, device, group, rows, cols)
         return keep
 
     def backward(self, go):
@@ -408,44 +535,68 @@ class FlashAttention(_Attention):
         xp = get_array_module(q._data)
         ct = _compute_dtype(q._data.dtype)
         device = device_of(q._data)
+        L, S, E, Ev = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
+        batch = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
         if _State.grad_enabled:  # create_graph=True: the differentiable form (materialises P)
-            keep = None
-            if self.dropout_p > 0:
-                shape = broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (q.shape[-2], k.shape[-2])
-                keep = self._full_keep(xp, ct, device, shape)
+            keep = None if self.dropout_p == 0 else self._full_keep(xp, ct, device, batch, L, S)
             bias = None if self.bias is None else constant(self.bias)
             return self._differentiable_grads(go, q, k, v, bias, keep)[:3]
         need = self.needs_input_grad
         (o,) = self.saved_outputs
-        L, S, E, Ev = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
-        batch = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-        g = go._data.astype(ct, copy=False)
-        D = (g * o._data.astype(ct, copy=False)).sum(axis=-1, keepdims=True)
+        g, o = go._data.astype(ct, copy=False), o._data.astype(ct, copy=False)
         qs = q._data.astype(ct, copy=False) * self.scale
         kc, vc = k._data.astype(ct, copy=False), v._data.astype(ct, copy=False)
         gq = xp.zeros(batch + (L, E), ct) if need[0] else None
         gk = xp.zeros(batch + (S, E), ct) if need[1] else None
         gv = xp.zeros(batch + (S, Ev), ct) if need[2] else None
-        for rows in self._query_tiles(L):
-            qi, gi, lse_i, D_i = qs[..., rows, :], g[..., rows, :], self.lse[..., rows, :], D[..., rows, :]
-            for cols in self._key_tiles(rows, S):
-                kj, vj = kc[..., cols, :], vc[..., cols, :]
-                p = self._scores(qi, kj, rows, cols)
-                _probabilities_from_lse(p, lse_i)  # P recomputed from the saved log-sum-exp
-                keep = self._keep(p.shape, ct, device, rows, cols) if self.dropout_p > 0 else None
-                if need[2]:
-                    gv[..., cols, :] += (p if keep is None else p * keep).swapaxes(-1, -2) @ gi
-                if not (need[0] or need[1]):
-                    continue
-                ds = gi @ vj.swapaxes(-1, -2)
-                _score_gradient(ds, D_i, p, keep)
-                if need[0]:
-                    gq[..., rows, :] += ds @ kj
-                if need[1]:
-                    gk[..., cols, :] += ds.swapaxes(-1, -2) @ qi
+
+        def run(group, index):
+            def part(x):
+                return _part(x, index, len(batch))
+
+            self._backward_tiles(part(qs), part(kc), part(vc), part(o), part(g), part(self.lse),
+                                 part(gq), part(gk), part(gv), part(self.blocked), part(self.bias), group)
+
+        _run_groups(run, self._groups(xp, batch), xp)
         if gq is not None:
             gq *= self.scale
         return tuple(None if a is None else constant(a) for a in (gq, gk, gv))
+
+    def _backward_tiles(self, q, k, v, o, g, lse, gq, gk, gv, blocked, bias, group: int) -> None:
+        """Accumulate one group's dQ / scale, dK and dV over its tiles (q is already scaled)."""
+        xp = get_array_module(q)
+        ct, device = q.dtype, device_of(q)
+        L, S = q.shape[-2], k.shape[-2]
+        heads = g.shape[:-2]
+        D = (g * o).sum(axis=-1, keepdims=True)  # rowsum(dO * O) = rowsum(dP * P), once per row
+        qa, ka = _with_column(q, -lse), _with_column(k, 1.0)  # [Q, -lse] [K, 1]^T = S - lse
+        fold = self.dropout_p == 0  # with dropout, dS = P * (dP * keep - D): D cannot join the GEMM
+        ga, va = (_with_column(g, -D), _with_column(v, 1.0)) if fold else (g, v)  # [dO, -D] [V, 1]^T = dP - D
+        tile = math.prod(heads) * min(self.block_q, L) * min(self.block_k, S)
+        p_buffer, ds_buffer = xp.empty(tile, ct), xp.empty(tile, ct)
+        for rows in self._query_tiles(L):
+            n = rows.stop - rows.start
+            qi, gi = q[..., rows, :], g[..., rows, :]
+            for cols in self._key_tiles(rows, S):
+                shape = heads + (n, cols.stop - cols.start)
+                p = xp.matmul(qa[..., rows, :], ka[..., cols, :].swapaxes(-1, -2), out=_scratch(p_buffer, shape))
+                self._mask_scores(p, rows, cols, blocked, bias)
+                xp.exp(p, out=p)  # P recomputed from the saved log-sum-exp
+                keep = self._keep(shape, ct, device, group, rows, cols) if self.dropout_p > 0 else None
+                if gv is not None:
+                    kept = p if keep is None else xp.multiply(p, keep, out=_scratch(ds_buffer, shape))
+                    gv[..., cols, :] += xp.matmul(kept.swapaxes(-1, -2), gi)
+                if gq is None and gk is None:
+                    continue
+                ds = xp.matmul(ga[..., rows, :], va[..., cols, :].swapaxes(-1, -2), out=_scratch(ds_buffer, shape))
+                if not fold:
+                    ds *= keep
+                    ds -= D[..., rows, :]
+                ds *= p  # now dS
+                if gq is not None:
+                    gq[..., rows, :] += xp.matmul(ds, k[..., cols, :])
+                if gk is not None:
+                    gk[..., cols, :] += xp.matmul(ds.swapaxes(-1, -2), qi)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -604,12 +755,17 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
 
 
 def _tile_sizes(query: Tensor, key: Tensor, block_q: int | None, block_k: int | None) -> tuple[int, int]:
-    """The flash path's tile: as given, else sized so that one tile holds about FLASH_TILE_SCORES scores."""
-    batch_heads = math.prod(broadcast_shapes(query.shape[:-2], key.shape[:-2]))
-    side = math.sqrt(FLASH_TILE_SCORES / (2 * max(1, batch_heads)))
-    rows = 1 << max(5, min(9, int(math.log2(side))))  # a power of two from 32 to 512
+    """The flash path's tile: as given, else FLASH_CPU_TILE on the CPU, or sized so that one tile holds
+    about FLASH_TILE_SCORES scores over all batch-heads on a GPU."""
+    if get_array_module(query._data) is np:
+        rows, cols = FLASH_CPU_TILE
+    else:
+        batch_heads = math.prod(broadcast_shapes(query.shape[:-2], key.shape[:-2]))
+        side = math.sqrt(FLASH_TILE_SCORES / (2 * max(1, batch_heads)))
+        rows = 1 << max(5, min(9, int(math.log2(side))))  # a power of two from 32 to 512
+        cols = 2 * rows
     block_q = min(rows, query.shape[-2]) if block_q is None else int(block_q)
-    block_k = min(2 * rows, key.shape[-2]) if block_k is None else int(block_k)
+    block_k = min(cols, key.shape[-2]) if block_k is None else int(block_k)
     return block_q, block_k
 
 
