@@ -35,25 +35,10 @@ from ..ops.activation import (
 )
 from ..ops.attention import multi_head_attention_forward, scaled_dot_product_attention
 from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold, unfold
-from ..ops.pool import (
-    adaptive_avg_pool1d,
-    adaptive_avg_pool2d,
-    adaptive_max_pool1d,
-    adaptive_max_pool2d,
-    avg_pool1d,
-    avg_pool2d,
-    max_pool1d,
-    max_pool1d_with_indices,
-    max_pool2d,
-    max_pool2d_with_indices,
-)
-from ..ops.spatial import interpolate, pad, pixel_shuffle, pixel_unshuffle, upsample
-from ..ops.linalg import bilinear, linear
-from ..ops.math import sigmoid, tanh
-from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, rms_norm
 from ..ops.distance import cosine_similarity, normalize, pairwise_distance
 from ..ops.dropout import alpha_dropout, dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout
 from ..ops.embedding import embedding, one_hot
+from ..ops.linalg import bilinear, linear
 from ..ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -73,7 +58,22 @@ from ..ops.loss import (
     soft_margin_loss,
     triplet_margin_loss,
 )
+from ..ops.math import sigmoid, tanh
+from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, rms_norm
+from ..ops.pool import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool1d_with_indices,
+    max_pool2d,
+    max_pool2d_with_indices,
+)
 from ..ops.softmax import log_softmax, softmax, softmin
+from ..ops.spatial import interpolate, pad, pixel_shuffle, pixel_unshuffle, upsample
 
 __all__ = [
     "alpha_dropout",
