@@ -9,6 +9,8 @@ optimizer. ``build`` returns a zero-argument ``step`` callable that runs one ful
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -141,9 +143,17 @@ def lstm_lm(lib, device, batch=16, steps=64):
     return step
 
 
-def attention(lib, device, batch=8, heads=12, seq=1024, head_dim=64, causal=False, dtype="float32"):
-    """Forward + backward of scaled dot-product attention."""
+def attention(lib, device, batch=8, heads=12, seq=1024, head_dim=64, causal=False, dtype="float32", backend=None):
+    """Forward + backward of scaled dot-product attention; ``backend`` ("MATH" or "FLASH_ATTENTION")
+    forces one path through ``lib.nn.attention.sdpa_kernel`` (default: each library's own choice)."""
     F = lib.nn.functional
+    if backend is None:
+        choose = contextlib.nullcontext
+    else:
+        attention_module = importlib.import_module(f"{lib.__name__}.nn.attention")
+
+        def choose():
+            return attention_module.sdpa_kernel(getattr(attention_module.SDPBackend, backend))
     rng = np.random.default_rng(0)
     dt = getattr(lib, dtype)
     q, k, v = (_tensor(lib, rng.standard_normal((batch, heads, seq, head_dim), dtype=np.float32), device, dt)
@@ -153,8 +163,9 @@ def attention(lib, device, batch=8, heads=12, seq=1024, head_dim=64, causal=Fals
     def step():
         for t in (q, k, v):
             t.grad = None
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-        out.backward(grad)
+        with choose():
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            out.backward(grad)
         return out
 
     return step
