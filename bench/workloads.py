@@ -4,7 +4,8 @@ minigrad speaks torch's API, so every workload below is one function that takes 
 (``minigrad`` or ``torch``) and builds the same model, data and optimizer with it: identical
 shapes, initialisation scheme (each library's default, which are the same formulas), dtype and
 optimizer. ``build`` returns a zero-argument ``step`` callable that runs one full training step
-(forward, backward, optimizer update) or, for attention, one forward+backward.
+(forward, backward, optimizer update) or, for attention, one forward+backward. ``conv_layers``
+is an extra, finer-grained row (the CNN's convolutions alone) for the op-families issue.
 """
 
 from __future__ import annotations
@@ -111,6 +112,28 @@ def cnn(lib, device, batch=32):
     return _classifier_step(lib, model, lib.optim.AdamW(model.parameters(), lr=1e-3), (3, 32, 32), batch, device)
 
 
+def conv_layers(lib, device, batch=32):
+    """conv2d forward + backward (input, weight and bias gradients) on each of the CNN workload's four
+    layer shapes (3x3, padding 1): 3->64 and 64->128 at 32x32, 128->256 at 16x16, 256->512 at 8x8."""
+    F = lib.nn.functional
+    rng = np.random.default_rng(0)
+    layers = []
+    for cin, cout, size in ((3, 64, 32), (64, 128, 32), (128, 256, 16), (256, 512, 8)):
+        x = _tensor(lib, rng.standard_normal((batch, cin, size, size), dtype=np.float32), device).requires_grad_()
+        w = _tensor(lib, rng.standard_normal((cout, cin, 3, 3), dtype=np.float32) * 0.05, device).requires_grad_()
+        b = _tensor(lib, np.zeros(cout, dtype=np.float32), device).requires_grad_()
+        g = _tensor(lib, rng.standard_normal((batch, cout, size, size), dtype=np.float32), device)
+        layers.append((x, w, b, g))
+
+    def step():
+        for x, w, b, g in layers:
+            x.grad = w.grad = b.grad = None
+            F.conv2d(x, w, b, padding=1).backward(g)
+        return layers[-1][0]
+
+    return step
+
+
 def lstm_lm(lib, device, batch=16, steps=64):
     """Embedding(65, 512), 2-layer LSTM 512, Linear 512->65, cross-entropy over every step; Adam."""
     nn, F = lib.nn, lib.nn.functional
@@ -193,6 +216,8 @@ WORKLOADS = {
     "vit_tiny": Workload("vit_tiny", "ViT-tiny, 6 blocks dim 192, AdamW", vit_tiny,
                          {"cpu": {"batch": 32}, "cuda": {"batch": 128}}),
     "cnn": Workload("cnn", "4-conv CNN with BN, AdamW", cnn, {"cpu": {"batch": 32}, "cuda": {"batch": 128}}),
+    "conv_layers": Workload("conv_layers", "conv2d fwd+bwd on the CNN's 4 layer shapes", conv_layers,
+                            {"cpu": {"batch": 32}, "cuda": {"batch": 128}}),
     "lstm_lm": Workload("lstm_lm", "Embedding + 2-layer LSTM 512 LM, Adam", lstm_lm,
                         {"cpu": {"batch": 16, "steps": 64}, "cuda": {"batch": 64, "steps": 128}}),
     "attention": Workload("attention", "SDPA fwd+bwd B8 H12 d64 N1024", attention,
