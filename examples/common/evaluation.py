@@ -40,10 +40,11 @@ class EvalData:
 
 
 def make_eval_data(canvas: int = 32, labels_per_class: int = 10, augment=None, seed: int = 0,
-                   max_train: int | None = None) -> EvalData:
+                   max_train: int | None = None, max_test: int | None = None) -> EvalData:
     """Hard digits (train/test split of the source digits, no leakage) plus a few-label subset.
 
     ``augment`` (a batch transform) makes the augmented test set: one random view of each test image.
+    ``max_train``/``max_test`` keep only the first images of each split (for the seconds-long smoke presets).
     """
     from minigrad.datasets import hard_digits
 
@@ -51,6 +52,8 @@ def make_eval_data(canvas: int = 32, labels_per_class: int = 10, augment=None, s
     test_x, test_y = hard_digits("test", canvas=canvas, seed=seed)
     if max_train is not None:
         train_x, train_y = train_x[:max_train], train_y[:max_train]
+    if max_test is not None:
+        test_x, test_y = test_x[:max_test], test_y[:max_test]
     rng = np.random.default_rng(seed)
     few = np.concatenate([rng.permutation(np.flatnonzero(train_y == c))[:labels_per_class] for c in range(10)])
     augmented = test_x if augment is None else np.asarray(augment(test_x), dtype=np.float32)
