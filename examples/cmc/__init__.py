@@ -1,0 +1,1 @@
+"""CMC (Tian, Krishnan & Isola, 2020): contrastive multiview coding, one encoder per view."""

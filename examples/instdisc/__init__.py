@@ -1,0 +1,1 @@
+"""InstDisc (Wu et al., 2018): non-parametric instance discrimination with a memory bank and NCE."""
