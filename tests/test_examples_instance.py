@@ -79,6 +79,15 @@ def test_bank_holds_no_graph_and_gradient_reaches_only_the_network():
     assert all(p.grad is not None for p in model.parameters())
 
 
+def test_bank_filled_from_features_is_unit_norm_and_detached():
+    bank = MemoryBank(6, 4)
+    features = mg.tensor(np.arange(24, dtype=np.float32).reshape(6, 4) + 1, requires_grad=True)
+    bank.fill(features * 2)
+    np.testing.assert_allclose(np.linalg.norm(bank.vectors.numpy(), axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(bank.vectors.numpy(), F.normalize(features, dim=1).detach().numpy(), atol=1e-6)
+    assert not bank.vectors.requires_grad
+
+
 def test_nce_loss_is_lower_when_the_feature_matches_its_own_bank_entry():
     bank = MemoryBank(100, 32)
     index = mg.arange(10)

@@ -34,6 +34,11 @@ class MemoryBank:
         self.size, self.dim, self.momentum = size, dim, momentum
         self.vectors = F.normalize(mg.randn(size, dim, device=device), dim=1)  # random unit vectors at start
 
+    @mg.no_grad()
+    def fill(self, features: mg.Tensor) -> None:
+        """Start from the network's own features (one pass over the data) instead of random vectors."""
+        self.vectors = F.normalize(features.detach(), dim=1)
+
     def __getitem__(self, index: mg.Tensor) -> mg.Tensor:
         return self.vectors[index]
 
@@ -66,3 +71,13 @@ class NCECriterion(nn.Module):
         log_h_data = log_p[:, 0] - log_denominator[:, 0]  # log h(i, f)
         log_one_minus_h_noise = math.log(noise_mass) - log_denominator[:, 1:]  # log(1 - h(j, f))
         return -(log_h_data + log_one_minus_h_noise.sum(dim=1)).mean()
+
+
+def non_parametric_softmax_loss(features: mg.Tensor, index: mg.Tensor, bank: MemoryBank,
+                                temperature: float = 0.07) -> mg.Tensor:
+    """The exact objective NCE approximates (eq. 2-3): -log exp(v_i^T f / tau) / sum_j exp(v_j^T f / tau).
+
+    All n bank entries are the classes; affordable when n is small (a few thousand images).
+    """
+    logits = features @ bank.vectors.T / temperature  # (B, n)
+    return F.cross_entropy(logits, index)
