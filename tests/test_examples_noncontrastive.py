@@ -186,3 +186,25 @@ def test_dino_network_takes_global_and_local_crops():
     np.testing.assert_allclose(features, cls, rtol=1e-5, atol=1e-6)
     logits = network(images(3)).detach().numpy()
     assert np.all(np.abs(logits) <= 1 + 1e-5)  # cosines: normalised features and prototypes
+
+
+def test_simsiam_collapses_without_stop_gradient_on_a_tiny_config():
+    """The paper's Fig. 2 in miniature (projector without its output BN, see the example's README)."""
+    from examples.common.data import ssl_augmentation
+    from examples.simsiam.train import to_tensor
+
+    data = np.random.default_rng(0).random((32, 1, 12, 12), dtype=np.float32)
+    stds = {}
+    for stop_gradient in (True, False):
+        mg.manual_seed(0)
+        model = SimSiam((4, 8, 8), proj_dim=32, pred_hidden=8, output_batch_norm=False)
+        optimizer = mg.optim.AdamW(model.parameters(), lr=3e-3)
+        augment = ssl_augmentation(12, seed=0)
+        for _ in range(25):
+            loss = simsiam_loss(*model(to_tensor(augment(data), "cpu"), to_tensor(augment(data), "cpu")),
+                                stop_gradient=stop_gradient)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        stds[stop_gradient] = output_std(model(to_tensor(data, "cpu"), to_tensor(data, "cpu"))[2])
+    assert stds[False] < 0.5 * stds[True]
