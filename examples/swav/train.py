@@ -31,18 +31,18 @@ from ..common.heads import mlp_head
 
 DESCRIPTION = "SwAV: Sinkhorn-Knopp codes (eps 0.05, 3 iters), swapped prediction, multi-crop, shared evaluation"
 
-_BASE = {"epsilon": 0.05, "sinkhorn_iterations": 3, "temperature": 0.1, "crop_scale": (0.3, 1.0),
+_BASE = {"epsilon": 0.05, "sinkhorn_iterations": 3, "temperature": 0.1, "crop_scale": (0.5, 1.0),
          "small_size": 16, "small_scale": (0.1, 0.4), "weight_decay": 1e-4}
 PRESETS = {
     "smoke": {**_BASE, "epochs": 1, "max_steps": 2, "batch_size": 32, "widths": (8, 16, 32), "projection_dim": 32,
-              "num_prototypes": 10, "num_small_crops": 1, "freeze_prototypes_steps": 1, "lr": 0.05, "copies": 1,
+              "num_prototypes": 10, "num_small_crops": 1, "freeze_prototypes_steps": 1, "lr": 5e-4, "copies": 1,
               "limit": 64, "eval_max_train": 100},
-    "cpu": {**_BASE, "epochs": 20, "max_steps": 0, "batch_size": 128, "widths": (16, 32, 64), "projection_dim": 64,
-            "num_prototypes": 30, "num_small_crops": 2, "freeze_prototypes_steps": 20, "lr": 0.05, "copies": 1,
+    "cpu": {**_BASE, "epochs": 20, "max_steps": 0, "batch_size": 128, "widths": (8, 16, 32), "projection_dim": 32,
+            "num_prototypes": 100, "num_small_crops": 0, "freeze_prototypes_steps": 11, "lr": 5e-4, "copies": 1,
             "limit": None, "eval_max_train": None},
     "gpu": {**_BASE, "epochs": 100, "max_steps": 0, "batch_size": 256, "widths": (32, 64, 128),
-            "projection_dim": 128, "num_prototypes": 100, "num_small_crops": 4, "freeze_prototypes_steps": 300,
-            "lr": 0.05, "copies": 4, "limit": None, "eval_max_train": None},
+            "projection_dim": 64, "num_prototypes": 300, "num_small_crops": 2, "freeze_prototypes_steps": 100,
+            "lr": 5e-4, "copies": 4, "limit": None, "eval_max_train": None},
 }
 
 
