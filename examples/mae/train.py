@@ -23,7 +23,7 @@ from ..common.data import batches, unlabeled_images
 from ..common.evaluation import evaluate, format_table, make_eval_data
 from .model import MaskedAutoencoder, PooledFeatures, patchify, unpatchify
 
-DESCRIPTION = "MAE (He et al. 2022): 75% random masking, light decoder, norm-pix loss; ViT encoder probed"
+DESCRIPTION = "MAE (He et al. 2022): 75% per-sample masking, light decoder, loss on masked patches; ViT encoder probed"
 
 PRESETS = {
     "smoke": {"dim": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0, "patch_size": 4, "decoder_dim": 16,
