@@ -31,7 +31,7 @@ PRESETS = {
               "momentum": 0.99, "temperature": 0.2, "lr": 1e-3, "weight_decay": 1e-4, "crop_scale": (0.3, 1.0),
               "bn_groups": 2, "max_train": 200},
     "cpu": {"epochs": 40, "batch_size": 128, "copies": 1, "limit": None, "widths": (8, 16, 32), "dim": 64,
-            "queue_size": 1024, "momentum": 0.99, "temperature": 0.2, "lr": 2e-3, "weight_decay": 1e-4,
+            "queue_size": 256, "momentum": 0.99, "temperature": 0.2, "lr": 2e-3, "weight_decay": 1e-4,
             "crop_scale": (0.3, 1.0), "bn_groups": 4, "max_train": None},
     "gpu": {"epochs": 200, "batch_size": 256, "copies": 8, "limit": None, "widths": (32, 64, 128), "dim": 128,
             "queue_size": 4096, "momentum": 0.99, "temperature": 0.2, "lr": 2e-3, "weight_decay": 1e-4,
