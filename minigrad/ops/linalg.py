@@ -231,6 +231,34 @@ def einsum(equation: str, *operands) -> Tensor:
     return Einsum(terms, out)(*operands)
 
 
+class Linear(Op):
+    """y = x W^T + b for x of shape (..., in), W (out, in), b (out,) or absent: one GEMM over all rows.
+
+    dL/dx = gy W, dL/dW = gy_rows^T x_rows and dL/db = sum of gy over the rows, each written with
+    minigrad ops (differentiable again). dL/dW comes out of its GEMM already in W's (out, in) layout:
+    as ``matmul(x, W.mT)`` the weight's gradient would be the transpose of x^T gy, a strided view
+    that every optimizer step had to copy (on the 784-1024-1024-10 MLP, ~15 ms of a ~45 ms step).
+    """
+
+    def forward(self, x, w, b=None):
+        self.save_inputs(0, 1)
+        self.has_bias = b is not None
+        y = x.reshape(-1, x.shape[-1]) @ w.T
+        if b is not None:
+            y += b
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
+
+    def backward(self, gy):
+        x, w = self.saved_inputs
+        rows = gy.reshape(-1, gy.shape[-1])
+        gx = matmul(gy, w) if self.needs_input_grad[0] else None
+        gw = matmul(rows.mT, x.reshape(-1, x.shape[-1])) if self.needs_input_grad[1] else None
+        if not self.has_bias:
+            return gx, gw
+        gb = rows.sum(0) if self.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input @ weight^T + bias, for weight of shape (out_features, in_features)."""
     if input.shape[-1] != weight.shape[-1]:
@@ -238,8 +266,17 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input has {input.shape[-1]} features (shape {tuple(input.shape)}) but the weight expects "
             f"{weight.shape[-1]} (weight shape {tuple(weight.shape)})"
         )
-    out = matmul(input, weight.mT)
-    return out if bias is None else out + bias
+    if weight.ndim != 2 or (bias is not None and tuple(bias.shape) != (weight.shape[0],)):
+        raise RuntimeError(
+            f"linear: weight must be (out_features, in_features) and bias (out_features,), got weight "
+            f"{tuple(weight.shape)} and bias {None if bias is None else tuple(bias.shape)}"
+        )
+    operands = (input, weight) if bias is None else (input, weight, bias)
+    check_same_device("linear", *operands)
+    if input.ndim == 0 or any(t._data.dtype != input._data.dtype for t in operands):
+        out = matmul(input, weight.mT)  # mixed dtypes: matmul's promotion rules
+        return out if bias is None else out + bias
+    return Linear()(*operands)
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -49,12 +49,29 @@ def _einsum_cases(draw):
 
 
 @st.composite
+def _linear_cases(draw, bias: bool):
+    """x of shape (..., in) with 0 to 2 leading dims, weight (out, in), optional bias (out,)."""
+    n_in, n_out = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    lead = draw(st.sampled_from([(), (3,), (2, 3)]))
+    shapes = [(*lead, n_in), (n_out, n_in)] + ([(n_out,)] if bias else [])
+    return Case(tuple(draw(array(st.just(s))) for s in shapes))
+
+
+def _linear_reference(x, w, b=None):
+    return x @ w.T + (0 if b is None else b)
+
+
+@st.composite
 def _pair(draw, shape_a, shape_b):
     return Case((draw(array(st.just(shape_a))), draw(array(st.just(shape_b)))))
 
 
 SPECS = [
     OpSpec("matmul", mg.matmul, np.matmul, _matmul_cases(), torch_fn=torch_fn("matmul")),
+    OpSpec("linear", mg.nn.functional.linear, _linear_reference, _linear_cases(bias=True),
+           torch_fn=torch_fn("nn.functional.linear")),
+    OpSpec("linear_no_bias", mg.nn.functional.linear, _linear_reference, _linear_cases(bias=False),
+           torch_fn=torch_fn("nn.functional.linear")),
     OpSpec("mm", mg.mm, np.matmul, _pair((3, 4), (4, 2)), torch_fn=torch_fn("mm")),
     OpSpec("bmm", mg.bmm, np.matmul, _pair((2, 3, 4), (2, 4, 2)), torch_fn=torch_fn("bmm")),
     OpSpec("outer", mg.outer, np.outer, _pair((3,), (4,)), torch_fn=torch_fn("outer")),
