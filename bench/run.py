@@ -59,6 +59,17 @@ def _time_steps(step, lib, device, count):
     return times
 
 
+#: pause before each block of steps: the other library's worker threads (torch's OpenMP, OpenBLAS)
+#: busy-wait for a while after their last parallel region, and in that time they take the cores the
+#: next block needs. Measured on 2 cores: without the pause the MLP step read 48 ms in this process
+#: against 36 ms alone, and torch's LSTM step was slowed the same way by NumPy's threads.
+SETTLE_S = 0.5
+
+
+def _settle() -> None:
+    time.sleep(SETTLE_S)
+
+
 def time_workload(name: str, libs: dict, device: str, warmup: int, steps: int, rounds: int, sizes: dict | None = None):
     """Median step time in ms per library, timing the libraries in alternating blocks."""
     work = WORKLOADS[name]
@@ -70,11 +81,13 @@ def time_workload(name: str, libs: dict, device: str, warmup: int, steps: int, r
         except Exception as error:  # a missing feature should show in the table, not stop the run
             print(f"  {lib_name}: cannot build {name}: {type(error).__name__}: {error}")
     for lib_name, step in built.items():
+        _settle()
         _time_steps(step, libs[lib_name], device, warmup)
     samples = {lib_name: [] for lib_name in built}
     per_round = max(1, steps // rounds)
     for _ in range(rounds):
         for lib_name, step in built.items():
+            _settle()
             samples[lib_name] += _time_steps(step, libs[lib_name], device, per_round)
     return {lib_name: 1000 * statistics.median(t) for lib_name, t in samples.items()}, kwargs
 

@@ -17,7 +17,7 @@ import argparse
 import json
 import os
 
-from .run import measure_memory, time_workload
+from .run import _libraries, measure_memory, time_workload
 
 #: sweep name -> (workload, swept size, values, fixed sizes, quick values)
 SWEEPS = {
@@ -27,20 +27,6 @@ SWEEPS = {
                   [512, 2048]),
     "lstm_steps": ("lstm_lm", "steps", [16, 32, 64, 128, 256], {"batch": 16}, [16, 64]),
 }
-
-
-def _libraries():
-    import minigrad
-
-    libs = {"minigrad": minigrad}
-    try:
-        import torch
-
-        torch.set_num_threads(int(os.environ.get("BENCH_THREADS", os.cpu_count() or 1)))
-        libs["torch"] = torch
-    except ImportError:
-        print("torch is not installed: measuring minigrad alone (pip install torch==2.13.0 for the comparison)")
-    return libs
 
 
 def _variants(sweep: str, libs: dict) -> list[tuple[str, dict, dict]]:
