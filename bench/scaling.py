@@ -22,10 +22,10 @@ from .run import _libraries, measure_memory, time_workload
 #: sweep name -> (workload, swept size, values, fixed sizes, quick values)
 SWEEPS = {
     "mlp_batch": ("mlp", "batch", [32, 64, 128, 256, 512, 1024], {}, [64, 256, 1024]),
-    "vit_batch": ("vit_tiny", "batch", [8, 16, 32, 64], {}, [8, 32]),
+    "vit_batch": ("vit_tiny", "batch", [8, 16, 32, 64], {}, [8, 32, 64]),
     "attention": ("attention", "seq", [256, 512, 1024, 2048, 4096], {"batch": 1, "heads": 4, "head_dim": 64},
-                  [512, 2048]),
-    "lstm_steps": ("lstm_lm", "steps", [16, 32, 64, 128, 256], {"batch": 16}, [16, 64]),
+                  [512, 1024, 2048, 4096]),
+    "lstm_steps": ("lstm_lm", "steps", [16, 32, 64, 128, 256], {"batch": 16}, [16, 64, 256]),
 }
 
 
