@@ -80,7 +80,7 @@ def plot(rows: list, path: str) -> None:
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=80)
     print(f"wrote {path}")
 
 
