@@ -131,6 +131,7 @@ from .ops.math import (
     log1p,
     log2,
     log10,
+    logaddexp,
     logical_and,
     logical_not,
     logical_or,

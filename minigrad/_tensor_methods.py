@@ -69,6 +69,7 @@ _METHODS = {
     "clamp_max": math.clamp_max,
     "maximum": math.maximum,
     "minimum": math.minimum,
+    "logaddexp": math.logaddexp,
     "lerp": math.lerp,
     "addcmul": math.addcmul,
     "addcdiv": math.addcdiv,

@@ -470,6 +470,20 @@ class Maximum(Op):
         return gz * share_x, gz * share_y
 
 
+class LogAddExp(Op):
+    """log(e^x + e^y) by the array library's ``logaddexp`` (max + log1p(exp(-|x - y|))); the gradients
+    d/dx = sigmoid(x - y) and d/dy = sigmoid(y - x) are minigrad ops, so it differentiates again."""
+
+    def forward(self, x, y):
+        self.save_inputs(0, 1)
+        return get_array_module(x).logaddexp(x, y)
+
+    def backward(self, gz):
+        x, y = self.saved_inputs
+        d = x - y
+        return gz * sigmoid(d), gz * sigmoid(-d)
+
+
 class Minimum(Op):
     """Elementwise min; ties split the gradient evenly, as torch."""
 
@@ -629,6 +643,12 @@ def maximum(input: Tensor, other: Tensor) -> Tensor:
 def minimum(input: Tensor, other: Tensor) -> Tensor:
     a, b = binary_operands(input, other, "minimum")
     return Minimum()(a, b)
+
+
+def logaddexp(input: Tensor, other: Tensor) -> Tensor:
+    """log(exp(input) + exp(other)), without overflow (exact at +-1e4)."""
+    a, b = binary_operands(input, other, "logaddexp")
+    return LogAddExp()(a, b)
 
 
 def where(condition, input=None, other=None) -> Tensor:

@@ -80,6 +80,7 @@ SPECS = [
     _binary("remainder", np.remainder, 0.5, 5.0, avoid_case=_near_integer_ratio, double_backward=True),
     _binary("maximum", np.maximum, avoid_case=_ties),
     _binary("minimum", np.minimum, avoid_case=_ties),
+    _binary("logaddexp", np.logaddexp),
     _unary("neg", np.negative),
     _unary("abs", np.abs, avoid=(0.0,)),
     _unary("exp", np.exp),
