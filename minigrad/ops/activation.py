@@ -79,14 +79,29 @@ def _select(mask, a, b):
     return out
 
 
-def _sigmoid_array(x):
-    """Logistic sigmoid on a raw array: exp(-x) overflowing to inf gives exactly 0, which is right."""
-    xp = get_array_module(x)
-    e = xp.negative(x)
+def _one_over_one_plus_exp_(t):
+    """t <- 1 / (1 + exp(t)) = sigmoid(-t), in place: exp(t) overflowing to inf gives exactly 0, which is right."""
+    xp = get_array_module(t)
     with np.errstate(over="ignore"):
-        xp.exp(e, out=e)
-    e += 1
-    return xp.reciprocal(e, out=e)
+        xp.exp(t, out=t)
+    t += 1
+    return xp.reciprocal(t, out=t)
+
+
+def _sigmoid_array(x):
+    """Logistic sigmoid on a raw array, in one new buffer."""
+    return _one_over_one_plus_exp_(get_array_module(x).negative(x))
+
+
+def _sigmoid_product_derivative(s, w, out):
+    """d/dx [x sigmoid(v)] = s (1 + (1 - s) w) into ``out``, for s = sigmoid(v) and w = x dv/dx
+    (SiLU: v = x, w = x; tanh GELU: v = 2u)."""
+    xp = get_array_module(s)
+    xp.subtract(1.0, s, out=out)
+    out *= w
+    out += 1.0
+    out *= s
+    return out
 
 
 def _softplus_array(z):
@@ -457,34 +472,21 @@ def _gelu_tanh_block(x, y, d=None):
     s = np.multiply(x2, -2 * _TANH_K * _TANH_C)
     s -= 2 * _TANH_K
     s *= x  # -2u
-    with np.errstate(over="ignore"):  # exp -> inf gives s = 0, the limit
-        np.exp(s, out=s)
-    s += 1.0
-    np.reciprocal(s, out=s)
+    _one_over_one_plus_exp_(s)  # sigmoid(2u)
     np.multiply(x, s, out=y)
     if d is not None:
         x2 *= 6 * _TANH_K * _TANH_C
         x2 += 2 * _TANH_K
         x2 *= x  # w
-        np.subtract(1.0, s, out=d)
-        d *= x2
-        d += 1.0
-        d *= s
+        _sigmoid_product_derivative(s, x2, d)
 
 
 def _silu_block(x, y, d=None):
     """y = x s, s = sigmoid(x) = 1 / (1 + exp(-x)); d = s (1 + x (1 - s))."""
-    s = np.negative(x)
-    with np.errstate(over="ignore"):  # exp -> inf gives s = 0, the limit
-        np.exp(s, out=s)
-    s += 1.0
-    np.reciprocal(s, out=s)
+    s = _sigmoid_array(x)
     np.multiply(x, s, out=y)
     if d is not None:
-        np.subtract(1.0, s, out=d)
-        d *= x
-        d += 1.0
-        d *= s
+        _sigmoid_product_derivative(s, x, d)
 
 
 def _activation_forward(op: Op, kernel, x, x_):
@@ -597,11 +599,7 @@ class SiluGrad(Op):
             return _blocked(_multiply_block, gy, self.d)
         x_ = _opmath(x)
         s = _sigmoid_array(x_)
-        d = xp.subtract(1.0, s)
-        d *= x_
-        d += 1.0
-        d *= s
-        d = _finish(d, x)
+        d = _finish(_sigmoid_product_derivative(s, x_, xp.empty_like(s)), x)
         d *= gy
         return d
 

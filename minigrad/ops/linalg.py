@@ -243,10 +243,10 @@ class Linear(Op):
     def forward(self, x, w, b=None):
         self.save_inputs(0, 1)
         self.has_bias = b is not None
-        y = x.reshape(-1, x.shape[-1]) @ w.T
+        y = _mm(x, w.T)
         if b is not None:
             y += b
-        return y.reshape(x.shape[:-1] + (w.shape[0],))
+        return y
 
     def backward(self, gy):
         x, w = self.saved_inputs
