@@ -4,7 +4,11 @@ It speaks PyTorch's API: ``import minigrad as mg`` and use ``mg.tensor``, ``mg.n
 as you would ``torch``. See README.md for the architecture: Tensor -> Op -> engine -> optimizer.
 """
 
-from . import (
+from . import _allocator
+
+_allocator.configure()  # keep freed array memory for the next step (see _allocator.py)
+
+from . import (  # noqa: E402
     _tensor_methods,  # noqa: F401  (attaches x.sum(), x + y, ... to Tensor)
     autograd,
     cuda,
