@@ -353,3 +353,38 @@ def test_empty_batch_works_like_torch(fn):
     assert y.shape == tuple(expected.shape)
     y.sum().backward()
     assert x.grad.shape == shape and W.grad.shape == w_shape and not W.grad.numpy().any()
+
+
+# ----------------------------------------------------------------------------------------------
+# The input gradient's two algorithms (GEMM + col2im, or a flipped-kernel convolution)
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("config", [
+    dict(cin=4, cout=4, kernel=(3, 3), padding=1),  # stride 1, O == C: the flipped convolution
+    dict(cin=6, cout=3, kernel=(3, 2), padding=(1, 0)),  # O < C, asymmetric kernel
+    dict(cin=4, cout=4, kernel=(4, 4), padding="same", dilation=2),  # asymmetric padding, dilation
+    dict(cin=6, cout=4, kernel=(3, 3), padding=1, groups=2),  # grouped
+    dict(cin=4, cout=4, kernel=(3, 3), padding=1, groups=4),  # depthwise
+    dict(cin=4, cout=4, kernel=(3, 3), padding=3),  # padded beyond the kernel's reach: GEMM + col2im
+    dict(cin=2, cout=6, kernel=(3, 3), padding=1),  # more output channels: GEMM + col2im
+    dict(cin=4, cout=4, kernel=(3, 3), padding=1, stride=2),  # strided: GEMM + col2im
+], ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
+def test_conv_input_gradient_is_the_adjoint(config):
+    """<conv(x, W), g> = <x, dL/dx> for random x, W, g: the input gradient is exactly conv's adjoint,
+    whichever algorithm conv_input_grad picks for the geometry."""
+    rng = np.random.default_rng(7)
+    cin, cout, groups = config["cin"], config["cout"], config.get("groups", 1)
+    x = mg.tensor(rng.standard_normal((2, cin, 7, 6)), requires_grad=True)
+    W = mg.tensor(rng.standard_normal((cout, cin // groups) + config["kernel"]))
+    y = F.conv2d(x, W, stride=config.get("stride", 1), padding=config["padding"],
+                 dilation=config.get("dilation", 1), groups=groups)
+    g = rng.standard_normal(y.shape)
+    (y * mg.tensor(g)).sum().backward()
+    assert x.grad.shape == x.shape
+    assert np.isclose(float((y.detach().numpy() * g).sum()), float((x.detach().numpy() * x.grad.numpy()).sum()),
+                      rtol=1e-12, atol=1e-10)
+    if torch is not None:
+        xt = torch.tensor(x.detach().numpy(), requires_grad=True)
+        yt = torch.nn.functional.conv2d(xt, torch.tensor(W.numpy()), stride=config.get("stride", 1),
+                                        padding=config["padding"], dilation=config.get("dilation", 1), groups=groups)
+        (yt * torch.tensor(g)).sum().backward()
+        assert_close(x.grad, xt.grad, atol=1e-10, rtol=1e-9, check_dtype=False)
