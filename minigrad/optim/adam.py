@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from ..backend import get_array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, add_scaled_, check_betas, check_nonnegative, zeros_state
+from .optimizer import Optimizer, check_betas, check_nonnegative, zeros_state
 
 
 class Adam(Optimizer):
@@ -57,9 +57,9 @@ class Adam(Optimizer):
                 g = g + weight_decay * w
         m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
         m *= beta1
-        add_scaled_(m, g, 1.0 - beta1)
+        m += (1.0 - beta1) * g
         v *= beta2
-        add_scaled_(v, g * g, 1.0 - beta2)
+        v += (1.0 - beta2) * (g * g)
         if group["amsgrad"]:
             v_max = state["max_exp_avg_sq"]._data
             xp.maximum(v_max, v, out=v_max)
@@ -70,7 +70,8 @@ class Adam(Optimizer):
         denom *= 1.0 / bias2_sqrt
         denom += eps
         xp.divide(m, denom, out=denom)
-        add_scaled_(w, denom, -lr / bias1)
+        denom *= lr / bias1
+        w -= denom
 
 
 class AdamW(Adam):

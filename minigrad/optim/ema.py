@@ -14,7 +14,6 @@ import math
 
 from ..backend import get_array_module
 from ..nn.modules.module import Module
-from .optimizer import add_scaled_
 
 
 def ema_update_(target: Module, online: Module, momentum: float, buffers: str = "copy") -> None:
@@ -67,7 +66,7 @@ def _blend(target, online, momentum: float) -> None:
     if get_array_module(w) is not get_array_module(src):
         raise RuntimeError(f"ema_update_: target is on {target.device} but online is on {online.device}")
     w *= momentum
-    add_scaled_(w, src, 1.0 - momentum)
+    w += (1.0 - momentum) * src
     target._vc.value += 1
 
 

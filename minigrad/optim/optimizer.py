@@ -23,38 +23,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
-from scipy.linalg import blas as scipy_blas
 
 from ..autograd.grad_mode import enable_grad
 from ..backend import get_array_module, to_device
 from ..tensor import Tensor
-
-_AXPY = {"f": scipy_blas.saxpy, "d": scipy_blas.daxpy}
-
-
-def add_scaled_(y, x, alpha: float):
-    """``y += alpha * x`` in place, in one pass without a temporary the size of ``y``: BLAS's axpy
-    (SciPy's ``saxpy``/``daxpy``) for contiguous float32/float64 NumPy arrays of one shape (~2.5x
-    faster than NumPy's two passes on a 1M-element weight), ``y += alpha * x`` otherwise (CuPy fuses
-    it itself). Returns ``y``."""
-    if (
-        type(y) is np.ndarray
-        and type(x) is np.ndarray
-        and y.dtype == x.dtype
-        and y.dtype.char in _AXPY
-        and y.shape == x.shape
-        and y.flags.c_contiguous
-        and y.flags.writeable
-        and x.flags.c_contiguous
-        and y.size > 0
-    ):
-        out = _AXPY[y.dtype.char](x.reshape(-1), y.reshape(-1), a=alpha)
-        if np.shares_memory(out, y):  # f2py wrote into y itself (always, for these arrays)
-            return y
-        y[...] = out.reshape(y.shape)
-        return y
-    y += alpha * x
-    return y
 
 
 class _RequiredParameter:

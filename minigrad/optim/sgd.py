@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, add_scaled_, check_nonnegative
+from .optimizer import Optimizer, check_nonnegative
 
 
 class SGD(Optimizer):
@@ -51,9 +51,10 @@ class SGD(Optimizer):
                 b = buf._data
                 b *= momentum
                 dampening = float(group["dampening"])
-                add_scaled_(b, g, 1.0 - dampening)
+                b += (1.0 - dampening) * g if dampening != 0 else g
             if group["nesterov"]:
                 g = g + momentum * buf._data
             else:
                 g = buf._data
-        add_scaled_(w, g, -lr)  # w -= lr * g
+        # w -= lr * g without a temporary the size of w when g is already a scratch array
+        w -= lr * g
