@@ -21,6 +21,7 @@ from . import (  # noqa: E402
     transforms,
     utils,
 )
+from ._parallel import get_num_threads, set_num_threads
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .autograd.engine import grad
 from .backend import Generator, device, initial_seed, manual_seed

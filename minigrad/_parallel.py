@@ -11,12 +11,15 @@ Elementwise and row-wise kernels (GELU, SiLU, layer norm, softmax) run through `
 one shared way to do this: a kernel of many NumPy passes (a GELU is ~30 ufunc calls) is applied to
 blocks of about ``BLOCK`` elements (whole rows), so each block's temporaries stay in the core's L2
 cache and only the first read and last write go to memory, and the blocks are shared between the
-pool's threads. Measured on 2 cores for GELU on 1.6M float32: 23 -> 6 ms. NumPy only; on CuPy
-call the kernel once on the whole arrays.
+pool's threads. Measured for GELU with its derivative on (32, 65, 768) float32: one call on the
+whole arrays 20 ms, 32K-element blocks 12-16 ms (one thread or two: two threads contend for the GIL
+between ~5 us NumPy calls, and a GEMM's spinning OpenBLAS workers share the second core; see
+bench/README.md). NumPy only; on CuPy call the kernel once on the whole arrays.
 
 ``MINIGRAD_NUM_THREADS`` sets the pool size (default: the CPUs this process may use); 1 turns
-the parallel paths off. ``threadpoolctl`` (installed with scikit-learn) is used to switch BLAS
-threads when present; without it ``blas_threads`` does nothing.
+the parallel paths off. ``mg.set_num_threads(n)`` (torch's name) sets it at run time, for the pool
+and for BLAS. ``threadpoolctl`` (installed with scikit-learn) is used to switch BLAS threads when
+present; without it ``blas_threads`` and the BLAS half of ``set_num_threads`` do nothing.
 """
 
 from __future__ import annotations
@@ -28,10 +31,13 @@ from contextlib import contextmanager
 
 _pool: ThreadPoolExecutor | None = None
 _blas_libraries = None  # threadpoolctl's BLAS controllers, looked up once
+_threads: int | None = None  # set by set_num_threads; overrides the environment
 
 
 def num_threads() -> int:
     """Threads minigrad may use for its own parallel loops."""
+    if _threads is not None:
+        return _threads
     env = os.environ.get("MINIGRAD_NUM_THREADS")
     if env:
         return max(1, int(env))
@@ -48,6 +54,25 @@ def _forget_pool() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads on the CPU, as ``torch.set_num_threads``: minigrad's own pool (elementwise
+    kernels, attention heads) and, where threadpoolctl is installed, BLAS's GEMM threads."""
+    global _pool, _threads
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise RuntimeError(f"set_num_threads expects a positive integer, got {n!r}")
+    if _pool is not None:
+        _pool.shutdown(wait=True)  # the next parallel loop starts a pool of the new size
+        _pool = None
+    _threads = n
+    for lib in _blas():
+        lib.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """The number of CPU threads minigrad uses (``torch.get_num_threads``)."""
+    return num_threads()
 
 
 def _get_pool() -> ThreadPoolExecutor:
