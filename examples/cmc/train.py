@@ -39,7 +39,7 @@ _BASE = {"temperature": 0.07, "crop_scale": (0.3, 1.0), "weight_decay": 1e-4, "i
 PRESETS = {
     "smoke": {**_BASE, "epochs": 1, "max_steps": 2, "batch_size": 32, "widths": (8, 16, 32), "embedding_dim": 32,
               "lr": 0.05, "copies": 1, "limit": 64, "eval_max_train": 100, "evaluate_view1_alone": False},
-    "cpu": {**_BASE, "epochs": 20, "max_steps": 0, "batch_size": 128, "widths": (16, 32, 64), "embedding_dim": 128,
+    "cpu": {**_BASE, "epochs": 80, "max_steps": 0, "batch_size": 128, "widths": (8, 16, 64), "embedding_dim": 128,
             "lr": 0.05, "copies": 1, "limit": None, "eval_max_train": None, "evaluate_view1_alone": True},
     "gpu": {**_BASE, "epochs": 100, "max_steps": 0, "batch_size": 256, "widths": (32, 64, 128),
             "embedding_dim": 128, "lr": 0.05, "copies": 4, "limit": None, "eval_max_train": None,

@@ -26,7 +26,7 @@ DESCRIPTION = "SimCLR: NT-Xent on two views, small ResNet + MLP projector; probe
 PRESETS = {
     "smoke": {"epochs": 1, "batch_size": 32, "copies": 1, "limit": 64, "widths": (8, 16), "proj_dim": 32,
               "temperature": 0.2, "lr": 1e-3, "weight_decay": 1e-4, "crop_scale": (0.3, 1.0), "max_train": 200},
-    "cpu": {"epochs": 40, "batch_size": 256, "copies": 1, "limit": None, "widths": (8, 16, 32), "proj_dim": 64,
+    "cpu": {"epochs": 80, "batch_size": 256, "copies": 1, "limit": None, "widths": (8, 16, 64), "proj_dim": 64,
             "temperature": 0.2, "lr": 2e-3, "weight_decay": 1e-4, "crop_scale": (0.3, 1.0), "max_train": None},
     "gpu": {"epochs": 200, "batch_size": 512, "copies": 8, "limit": None, "widths": (32, 64, 128), "proj_dim": 128,
             "temperature": 0.2, "lr": 2e-3, "weight_decay": 1e-4, "crop_scale": (0.3, 1.0), "max_train": None},
