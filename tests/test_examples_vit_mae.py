@@ -26,6 +26,26 @@ def images(n=4, size=16, seed=0):
 
 
 # ---------------------------------------------------------------------------------------------- ViT
+def test_hybrid_stem_gives_the_patch_grid_and_trains_end_to_end():
+    """stem="conv" (the ViT paper's hybrid input): an 8x8 token grid from a CNN, the same as 4x4 patches
+    of a 32x32 image, and gradients reach the convolutions."""
+    model = VisionTransformer(img_size=32, patch_size=4, dim=16, depth=1, heads=2, num_classes=10, stem="conv")
+    assert model.patch_embed.num_patches == 64 == VisionTransformer(img_size=32, patch_size=4).patch_embed.num_patches
+    x = images(3, size=32)
+    assert model.tokens(x).shape == (3, 64, 16)
+    logits = model(x)
+    assert logits.shape == (3, 10)
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.patch_embed.parameters())
+
+
+@pytest.mark.parametrize("kwargs, match", [({"stem": "conv", "patch_size": 8}, "patch_size=4"),
+                                           ({"stem": "pixels"}, "stem must be")])
+def test_bad_stem_arguments_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        VisionTransformer(img_size=32, **{"patch_size": 4, **kwargs})
+
+
 def test_vit_attention_rows_are_distributions_over_the_patch_grid():
     model = tiny_vit(num_classes=10)
     x = images(3)

@@ -71,18 +71,48 @@ class Block(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+class HybridStem(nn.Module):
+    """The ViT paper's hybrid input (Sec. 3.1): patches of a CNN feature map instead of raw image patches.
+
+    Three 3x3 convolutions (stride 1, 2, 2) turn a 32x32 image into an 8x8 map with ``dim``
+    channels; each position is one token (patch size 1 on the feature map), so the token grid
+    is the same as raw 4x4 patches'. It takes the place of ``PatchEmbed`` (``stem="conv"``).
+    """
+
+    def __init__(self, in_chans: int, dim: int, img_size: int):
+        super().__init__()
+        self.num_patches = (img_size // 4) ** 2
+        self.net = nn.Sequential(
+            nn.Conv2d(in_chans, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.Conv2d(32, dim, 3, stride=2, padding=1))
+
+    def forward(self, images: mg.Tensor) -> mg.Tensor:
+        return self.net(images).flatten(2).transpose(1, 2)  # (N, num_patches, dim)
+
+
 class VisionTransformer(nn.Module):
     """ViT: patch embedding, a learnable [cls] token, learned positions, pre-norm blocks, final LayerNorm.
 
     ``forward`` returns the final [cls] feature (or logits with ``num_classes > 0``).
+    ``stem="patch"`` embeds raw P x P patches (the pure ViT); ``stem="conv"`` the hybrid's CNN
+    feature map (``HybridStem``, an 8x8 token grid: ``patch_size`` must be 4).
     ``freeze_patch_embed=True`` keeps the random patch projection fixed (MoCo v3's stability trick).
     """
 
     def __init__(self, img_size: int = 32, patch_size: int = 4, in_chans: int = 1, dim: int = 64, depth: int = 4,
-                 heads: int = 4, mlp_ratio: float = 2.0, num_classes: int = 0, freeze_patch_embed: bool = False):
+                 heads: int = 4, mlp_ratio: float = 2.0, num_classes: int = 0, freeze_patch_embed: bool = False,
+                 stem: str = "patch"):
         super().__init__()
         self.dim = self.feature_dim = dim
-        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, dim)
+        if stem == "patch":
+            self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, dim)
+        elif stem == "conv":
+            if patch_size != 4:
+                raise ValueError(f"the hybrid stem makes an 8x8 token grid: use patch_size=4, got {patch_size}")
+            self.patch_embed = HybridStem(in_chans, dim, img_size)
+        else:
+            raise ValueError(f"stem must be 'patch' or 'conv', got {stem!r}")
         self.cls_token = nn.Parameter(mg.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(mg.zeros(1, self.patch_embed.num_patches + 1, dim))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)

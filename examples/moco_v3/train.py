@@ -30,13 +30,16 @@ DESCRIPTION = "MoCo v3: in-batch keys, symmetrised 2T-scaled InfoNCE, ViT with a
 PRESETS = {
     "smoke": {"epochs": 1, "batch_size": 32, "copies": 1, "limit": 64, "dim": 32, "depth": 1, "heads": 2,
               "patch_size": 8, "proj_dim": 32, "hidden": 64, "freeze_patch_embed": True, "momentum": 0.99,
-              "temperature": 0.2, "lr": 1e-3, "weight_decay": 0.1, "crop_scale": (0.3, 1.0), "max_train": 200},
+              "temperature": 0.2, "lr": 1e-3, "weight_decay": 0.1, "crop_scale": (0.3, 1.0), "max_train": 200,
+              "stem": "patch"},
     "cpu": {"epochs": 30, "batch_size": 128, "copies": 1, "limit": None, "dim": 64, "depth": 4, "heads": 4,
             "patch_size": 8, "proj_dim": 64, "hidden": 128, "freeze_patch_embed": True, "momentum": 0.99,
-            "temperature": 0.2, "lr": 1e-3, "weight_decay": 0.1, "crop_scale": (0.3, 1.0), "max_train": None},
+            "temperature": 0.2, "lr": 1e-3, "weight_decay": 0.1, "crop_scale": (0.3, 1.0), "max_train": None,
+            "stem": "patch"},
     "gpu": {"epochs": 200, "batch_size": 256, "copies": 8, "limit": None, "dim": 192, "depth": 6, "heads": 6,
             "patch_size": 4, "proj_dim": 128, "hidden": 512, "freeze_patch_embed": True, "momentum": 0.99,
-            "temperature": 0.2, "lr": 1e-3, "weight_decay": 0.1, "crop_scale": (0.3, 1.0), "max_train": None},
+            "temperature": 0.2, "lr": 1e-3, "weight_decay": 0.1, "crop_scale": (0.3, 1.0), "max_train": None,
+            "stem": "patch"},
 }
 
 
@@ -47,7 +50,8 @@ class Encoder(nn.Module):
         super().__init__()
         self.backbone = VisionTransformer(img_size=32, patch_size=config["patch_size"], dim=config["dim"],
                                           depth=config["depth"], heads=config["heads"],
-                                          freeze_patch_embed=config["freeze_patch_embed"])
+                                          freeze_patch_embed=config["freeze_patch_embed"],
+                                          stem=config.get("stem", "patch"))
         self.projector = mlp_head(config["dim"], config["hidden"], config["proj_dim"], layers=3, last_batch_norm=True)
 
     def forward(self, images: mg.Tensor) -> mg.Tensor:

@@ -60,38 +60,11 @@ def augmentation(crop_scale: tuple) -> T.Compose:
                       T.RandomApply([T.ColorJitter(brightness=0.3, contrast=0.3)], p=0.5)])
 
 
-class HybridStem(nn.Module):
-    """The paper's hybrid input (Sec. 3.1): patches of a CNN feature map instead of raw image patches.
-
-    Three 3x3 convolutions (stride 1, 2, 2) turn a 32x32 image into an 8x8 map with ``dim``
-    channels; each position is one token (patch size 1 on the feature map), so the token grid
-    is the same as raw 4x4 patches'. It drops in for ``VisionTransformer.patch_embed``.
-    """
-
-    def __init__(self, in_chans: int, dim: int, img_size: int):
-        super().__init__()
-        self.num_patches = (img_size // 4) ** 2
-        self.net = nn.Sequential(
-            nn.Conv2d(in_chans, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
-            nn.Conv2d(32, dim, 3, stride=2, padding=1))
-
-    def forward(self, images: mg.Tensor) -> mg.Tensor:
-        return self.net(images).flatten(2).transpose(1, 2)  # (N, num_patches, dim)
-
-
 def make_model(config: dict) -> VisionTransformer:
     """The shared ViT with a 10-way head; ``stem="conv"`` swaps raw patches for the hybrid stem."""
-    model = VisionTransformer(img_size=CANVAS, patch_size=config["patch_size"], dim=config["dim"],
-                              depth=config["depth"], heads=config["heads"], mlp_ratio=config["mlp_ratio"],
-                              num_classes=10)
-    if config["stem"] == "conv":
-        if config["patch_size"] != 4:
-            raise ValueError("the hybrid stem makes an 8x8 token grid: use patch_size=4")
-        model.patch_embed = HybridStem(1, config["dim"], CANVAS)
-    elif config["stem"] != "patch":
-        raise ValueError(f"stem must be 'patch' or 'conv', got {config['stem']!r}")
-    return model
+    return VisionTransformer(img_size=CANVAS, patch_size=config["patch_size"], dim=config["dim"],
+                             depth=config["depth"], heads=config["heads"], mlp_ratio=config["mlp_ratio"],
+                             num_classes=10, stem=config["stem"])
 
 
 class ClassToken(nn.Module):
