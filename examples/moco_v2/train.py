@@ -30,7 +30,7 @@ PRESETS = {
     "smoke": {"epochs": 1, "batch_size": 32, "copies": 1, "limit": 64, "widths": (8, 16), "dim": 32, "queue_size": 64,
               "momentum": 0.99, "temperature": 0.2, "lr": 1e-3, "weight_decay": 1e-4, "crop_scale": (0.3, 1.0),
               "bn_groups": 2, "max_train": 200},
-    "cpu": {"epochs": 40, "batch_size": 128, "copies": 1, "limit": None, "widths": (8, 16, 32), "dim": 64,
+    "cpu": {"epochs": 120, "batch_size": 128, "copies": 1, "limit": None, "widths": (8, 16, 64), "dim": 64,
             "queue_size": 256, "momentum": 0.99, "temperature": 0.2, "lr": 2e-3, "weight_decay": 1e-4,
             "crop_scale": (0.3, 1.0), "bn_groups": 4, "max_train": None},
     "gpu": {"epochs": 200, "batch_size": 256, "copies": 8, "limit": None, "widths": (32, 64, 128), "dim": 128,
