@@ -28,7 +28,7 @@ PRESETS = {
     "smoke": {"epochs": 1, "max_steps": 2, "batch_size": 32, "widths": (8, 16, 32), "embedding_dim": 32,
               "num_noise": 64, "temperature": 0.07, "momentum": 0.5, "lr": 2e-3, "weight_decay": 1e-4,
               "crop_scale": (0.3, 1.0), "copies": 1, "limit": 64, "eval_max_train": 100, "bank_init": "features"},
-    "cpu": {"epochs": 60, "max_steps": 0, "batch_size": 128, "widths": (8, 16, 32), "embedding_dim": 128,
+    "cpu": {"epochs": 200, "max_steps": 0, "batch_size": 128, "widths": (8, 16, 64), "embedding_dim": 128,
             "num_noise": 512, "temperature": 0.07, "momentum": 0.5, "lr": 2e-3, "weight_decay": 1e-4,
             "crop_scale": (0.3, 1.0), "copies": 1, "limit": None, "eval_max_train": None, "bank_init": "features"},
     "gpu": {"epochs": 200, "max_steps": 0, "batch_size": 256, "widths": (32, 64, 128), "embedding_dim": 128,
