@@ -26,21 +26,39 @@ def images(n=4, size=16, seed=0):
 
 
 # ---------------------------------------------------------------------------------------------- ViT
-def test_hybrid_stem_gives_the_patch_grid_and_trains_end_to_end():
-    """stem="conv" (the ViT paper's hybrid input): an 8x8 token grid from a CNN, the same as 4x4 patches
-    of a 32x32 image, and gradients reach the convolutions."""
-    model = VisionTransformer(img_size=32, patch_size=4, dim=16, depth=1, heads=2, num_classes=10, stem="conv")
-    assert model.patch_embed.num_patches == 64 == VisionTransformer(img_size=32, patch_size=4).patch_embed.num_patches
+@pytest.mark.parametrize("patch_size", [2, 4, 8])
+def test_hybrid_stem_gives_the_patch_grid_and_trains_end_to_end(patch_size):
+    """stem="conv" (the ViT paper's hybrid input): a CNN feature map with the same token grid as raw
+    P x P patches of a 32x32 image, and gradients reach the convolutions."""
+    model = VisionTransformer(img_size=32, patch_size=patch_size, dim=16, depth=1, heads=2, num_classes=10,
+                              stem="conv")
+    grid = (32 // patch_size) ** 2
+    assert model.patch_embed.num_patches == grid == VisionTransformer(patch_size=patch_size).patch_embed.num_patches
     x = images(3, size=32)
-    assert model.tokens(x).shape == (3, 64, 16)
+    assert model.tokens(x).shape == (3, grid, 16)
     logits = model(x)
     assert logits.shape == (3, 10)
     logits.sum().backward()
     assert all(p.grad is not None for p in model.patch_embed.parameters())
 
 
-@pytest.mark.parametrize("kwargs, match", [({"stem": "conv", "patch_size": 8}, "patch_size=4"),
-                                           ({"stem": "pixels"}, "stem must be")])
+def test_mean_pool_is_the_average_of_the_final_patch_tokens():
+    """pool="mean" (global average pooling, ViT paper App. D.3) averages the normed patch tokens and
+    leaves out [cls]; pool="cls" returns [cls]. Same weights, so only the pooling differs."""
+    mg.manual_seed(0)
+    model = VisionTransformer(img_size=32, patch_size=8, dim=16, depth=1, heads=2, pool="mean").eval()
+    x = images(2, size=32)
+    with mg.no_grad():
+        tokens = model.encode(model.tokens(x)).numpy()
+        np.testing.assert_allclose(model(x).numpy(), tokens[:, 1:].mean(1), rtol=1e-5, atol=1e-6)
+        model.pool = "cls"
+        np.testing.assert_allclose(model(x).numpy(), tokens[:, 0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"stem": "conv", "patch_size": 6}, "power of two"),
+                                           ({"stem": "conv", "patch_size": 64}, "power of two"),
+                                           ({"stem": "pixels"}, "stem must be"),
+                                           ({"pool": "max"}, "pool must be")])
 def test_bad_stem_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         VisionTransformer(img_size=32, **{"patch_size": 4, **kwargs})

@@ -74,18 +74,26 @@ class Block(nn.Module):
 class HybridStem(nn.Module):
     """The ViT paper's hybrid input (Sec. 3.1): patches of a CNN feature map instead of raw image patches.
 
-    Three 3x3 convolutions (stride 1, 2, 2) turn a 32x32 image into an 8x8 map with ``dim``
-    channels; each position is one token (patch size 1 on the feature map), so the token grid
-    is the same as raw 4x4 patches'. It takes the place of ``PatchEmbed`` (``stem="conv"``).
+    A 3x3 convolution at full resolution, then one stride-2 3x3 convolution per halving until the
+    map is ``img_size / patch_size`` wide (two for ``patch_size=4``: an 8x8 map of a 32x32 image);
+    each position is one token (patch size 1 on the feature map), so the token grid is the same
+    as raw ``patch_size`` patches'. It takes the place of ``PatchEmbed`` (``stem="conv"``).
     """
 
-    def __init__(self, in_chans: int, dim: int, img_size: int):
+    def __init__(self, in_chans: int, dim: int, img_size: int, patch_size: int = 4):
         super().__init__()
-        self.num_patches = (img_size // 4) ** 2
-        self.net = nn.Sequential(
-            nn.Conv2d(in_chans, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
-            nn.Conv2d(32, dim, 3, stride=2, padding=1))
+        halvings = int(math.log2(patch_size)) if patch_size > 1 else 0
+        if 2 ** halvings != patch_size or img_size % patch_size:
+            raise ValueError(f"the hybrid stem halves the map: patch_size must be a power of two dividing "
+                             f"img_size={img_size}, got {patch_size}")
+        self.num_patches = (img_size // patch_size) ** 2
+        widths = [16 * 2 ** i for i in range(halvings)]  # 16, 32, ... channels before the last conv
+        layers, cin = [nn.Conv2d(in_chans, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU()], 16
+        for width in widths[1:]:
+            layers += [nn.Conv2d(cin, width, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+            cin = width
+        layers.append(nn.Conv2d(cin, dim, 3, stride=2 if halvings else 1, padding=1))
+        self.net = nn.Sequential(*layers)
 
     def forward(self, images: mg.Tensor) -> mg.Tensor:
         return self.net(images).flatten(2).transpose(1, 2)  # (N, num_patches, dim)
@@ -94,23 +102,26 @@ class HybridStem(nn.Module):
 class VisionTransformer(nn.Module):
     """ViT: patch embedding, a learnable [cls] token, learned positions, pre-norm blocks, final LayerNorm.
 
-    ``forward`` returns the final [cls] feature (or logits with ``num_classes > 0``).
+    ``forward`` returns one feature per image (or logits with ``num_classes > 0``): the final [cls]
+    token (``pool="cls"``) or the mean of the final patch tokens (``pool="mean"``, the global average
+    pooling the ViT paper compares with [cls] in its Appendix D.3, and MAE's ``global_pool``).
     ``stem="patch"`` embeds raw P x P patches (the pure ViT); ``stem="conv"`` the hybrid's CNN
-    feature map (``HybridStem``, an 8x8 token grid: ``patch_size`` must be 4).
+    feature map (``HybridStem``: the same token grid, ``patch_size`` a power of two).
     ``freeze_patch_embed=True`` keeps the random patch projection fixed (MoCo v3's stability trick).
     """
 
     def __init__(self, img_size: int = 32, patch_size: int = 4, in_chans: int = 1, dim: int = 64, depth: int = 4,
                  heads: int = 4, mlp_ratio: float = 2.0, num_classes: int = 0, freeze_patch_embed: bool = False,
-                 stem: str = "patch"):
+                 stem: str = "patch", pool: str = "cls"):
         super().__init__()
+        if pool not in ("cls", "mean"):
+            raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
         self.dim = self.feature_dim = dim
+        self.pool = pool
         if stem == "patch":
             self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, dim)
         elif stem == "conv":
-            if patch_size != 4:
-                raise ValueError(f"the hybrid stem makes an 8x8 token grid: use patch_size=4, got {patch_size}")
-            self.patch_embed = HybridStem(in_chans, dim, img_size)
+            self.patch_embed = HybridStem(in_chans, dim, img_size, patch_size)
         else:
             raise ValueError(f"stem must be 'patch' or 'conv', got {stem!r}")
         self.cls_token = nn.Parameter(mg.zeros(1, 1, dim))
@@ -136,7 +147,8 @@ class VisionTransformer(nn.Module):
         return self.norm(x)
 
     def forward(self, images: mg.Tensor) -> mg.Tensor:
-        return self.head(self.encode(self.tokens(images))[:, 0])
+        x = self.encode(self.tokens(images))
+        return self.head(x[:, 0] if self.pool == "cls" else x[:, 1:].mean(dim=1))
 
     @mg.no_grad()
     def last_attention(self, images: mg.Tensor) -> mg.Tensor:
