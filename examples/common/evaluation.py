@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 import minigrad as mg
-from minigrad._parallel import blas_threads
 
 KNN_K, KNN_TEMPERATURE = 20, 0.07
 
@@ -93,10 +92,11 @@ def linear_probe_accuracy(train_f: np.ndarray, train_y: np.ndarray, test_f: np.n
     """Multinomial logistic regression (L-BFGS, C = 1) on standardised frozen features."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
     # A problem this small gains nothing from BLAS threads, and on a busy machine they make L-BFGS
     # many times slower (measured ~40x at load 12 on 2 cores): one thread.
-    with blas_threads(1):
+    with threadpool_limits(limits=1, user_api="blas"):
         scaler = StandardScaler().fit(train_f)
         probe = LogisticRegression(max_iter=2000, C=1.0)
         probe.fit(scaler.transform(train_f), train_y)

@@ -48,9 +48,18 @@ class Context:
         self.history.append({"step": step, **scalars})
 
     def progress(self, iterable=None, total=None, desc=None):
+        """A progress bar on stderr, also when it is redirected to a log (then one line every 30 s)."""
+        import functools
+        import sys
+
         from minigrad.utils.progress import progress
 
-        return progress(iterable, total=total, desc=desc or self.name)
+        interactive = sys.stderr.isatty()
+        interval = {} if interactive else {"mininterval": 30.0, "maxinterval": 30.0}
+        bar = progress(iterable, total=total, desc=desc or self.name, disable=False, file=sys.stderr, **interval)
+        if not interactive:  # in a log, the loss shows with the next timed line, not one line per step
+            bar.set_postfix = functools.partial(bar.set_postfix, refresh=False)
+        return bar
 
     def plot(self, keys, filename: str, **kwargs) -> Path:
         """Curves of logged scalars over steps, saved as a PNG in the output folder."""
