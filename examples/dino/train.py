@@ -35,19 +35,19 @@ PRESETS = {
               "lr": 1e-3, "weight_decay": 0.04, "momentum_base": 0.99, "student_temp": 0.1, "teacher_temp": 0.04,
               "warmup_teacher_temp": 0.04, "teacher_temp_warmup_frac": 0.3, "center_momentum": 0.9,
               "global_scale": (0.4, 1.0), "local_scale": (0.05, 0.4), "ablation_steps": 2,
-              "ablation_batch_size": 32, "eval_max_train": 100},
+              "ablation_batch_size": 32, "eval_max_train": 100, "stem": "patch", "pool": "cls"},
     "cpu": {"dim": 64, "depth": 4, "heads": 4, "patch_size": 4, "num_prototypes": 256, "head_hidden": 256,
             "bottleneck": 64, "copies": 1, "limit": None, "epochs": 10, "batch_size": 64, "local_crops": 2,
             "lr": 1e-3, "weight_decay": 0.04, "momentum_base": 0.99, "student_temp": 0.1, "teacher_temp": 0.04,
             "warmup_teacher_temp": 0.04, "teacher_temp_warmup_frac": 0.3, "center_momentum": 0.9,
             "global_scale": (0.4, 1.0), "local_scale": (0.15, 0.4), "ablation_steps": 40,
-            "ablation_batch_size": 32, "eval_max_train": None},
+            "ablation_batch_size": 32, "eval_max_train": None, "stem": "patch", "pool": "cls"},
     "gpu": {"dim": 192, "depth": 6, "heads": 6, "patch_size": 4, "num_prototypes": 4096, "head_hidden": 1024,
             "bottleneck": 256, "copies": 4, "limit": None, "epochs": 100, "batch_size": 256, "local_crops": 6,
             "lr": 1e-3, "weight_decay": 0.04, "momentum_base": 0.996, "student_temp": 0.1, "teacher_temp": 0.07,
             "warmup_teacher_temp": 0.04, "teacher_temp_warmup_frac": 0.3, "center_momentum": 0.9,
             "global_scale": (0.4, 1.0), "local_scale": (0.05, 0.4), "ablation_steps": 300,
-            "ablation_batch_size": 128, "eval_max_train": None},
+            "ablation_batch_size": 128, "eval_max_train": None, "stem": "patch", "pool": "cls"},
 }
 
 
@@ -103,11 +103,12 @@ class DINONetwork(nn.Module):
         super().__init__()
         self.standardize = Standardize(pixel_mean, pixel_std)
         self.backbone = VisionTransformer(img_size=32, patch_size=config["patch_size"], dim=config["dim"],
-                                          depth=config["depth"], heads=config["heads"])
+                                          depth=config["depth"], heads=config["heads"],
+                                          stem=config.get("stem", "patch"), pool=config.get("pool", "cls"))
         self.head = DINOHead(config["dim"], config["num_prototypes"], config["head_hidden"], config["bottleneck"])
 
     def features(self, images: mg.Tensor) -> mg.Tensor:
-        """The [cls] feature of the backbone."""
+        """The backbone's feature: [cls], or the mean patch token with ``pool="mean"``."""
         vit = self.backbone
         patches = vit.patch_embed(self.standardize(images))
         full = int(math.sqrt(vit.patch_embed.num_patches))
@@ -117,7 +118,8 @@ class DINONetwork(nn.Module):
             grid = position.reshape(1, full, full, vit.dim).permute(0, 3, 1, 2)
             grid = F.interpolate(grid, size=(side, side), mode="bilinear", align_corners=False)
             position = grid.permute(0, 2, 3, 1).reshape(1, side * side, vit.dim)
-        return vit.encode(patches + position)[:, 0]
+        x = vit.encode(patches + position)
+        return x[:, 0] if vit.pool == "cls" else x[:, 1:].mean(dim=1)
 
     def forward(self, images: mg.Tensor) -> mg.Tensor:
         return self.head(self.features(images))

@@ -31,23 +31,28 @@ DESCRIPTION = "MoBY: MoCo queues + BYOL predictor and cosine-momentum target on 
 PRESETS = {
     "smoke": {"epochs": 1, "batch_size": 32, "copies": 1, "limit": 64, "dim": 32, "depth": 1, "heads": 2,
               "patch_size": 8, "proj_dim": 32, "hidden": 64, "queue_size": 64, "momentum": 0.99, "temperature": 0.2,
-              "lr": 1e-3, "weight_decay": 0.05, "crop_scale": (0.3, 1.0), "max_train": 200},
-    "cpu": {"epochs": 30, "batch_size": 128, "copies": 1, "limit": None, "dim": 64, "depth": 4, "heads": 4,
+              "lr": 1e-3, "weight_decay": 0.05, "crop_scale": (0.3, 1.0), "max_train": 200,
+              "stem": "patch", "pool": "cls"},
+    "cpu": {"epochs": 100, "batch_size": 128, "copies": 1, "limit": None, "dim": 64, "depth": 4, "heads": 4,
             "patch_size": 8, "proj_dim": 64, "hidden": 128, "queue_size": 1024, "momentum": 0.99, "temperature": 0.2,
-            "lr": 1e-3, "weight_decay": 0.05, "crop_scale": (0.3, 1.0), "max_train": None},
+            "lr": 3e-3, "weight_decay": 0.05, "crop_scale": (0.3, 1.0), "max_train": None,
+            "stem": "conv", "pool": "mean"},
     "gpu": {"epochs": 200, "batch_size": 256, "copies": 8, "limit": None, "dim": 192, "depth": 6, "heads": 6,
             "patch_size": 4, "proj_dim": 128, "hidden": 512, "queue_size": 4096, "momentum": 0.99, "temperature": 0.2,
-            "lr": 1e-3, "weight_decay": 0.05, "crop_scale": (0.3, 1.0), "max_train": None},
+            "lr": 1e-3, "weight_decay": 0.05, "crop_scale": (0.3, 1.0), "max_train": None,
+            "stem": "patch", "pool": "cls"},
 }
 
 
 class Branch(nn.Module):
-    """Backbone f (ViT, its [cls] feature) and the 2-layer projector: z = proj(f(x))."""
+    """Backbone f (ViT: its [cls] feature, or the mean patch token with pool="mean") and the 2-layer
+    projector: z = proj(f(x))."""
 
     def __init__(self, config: dict):
         super().__init__()
         self.backbone = VisionTransformer(img_size=32, patch_size=config["patch_size"], dim=config["dim"],
-                                          depth=config["depth"], heads=config["heads"])
+                                          depth=config["depth"], heads=config["heads"],
+                                          stem=config.get("stem", "patch"), pool=config.get("pool", "cls"))
         self.projector = mlp_head(config["dim"], config["hidden"], config["proj_dim"], layers=2)
 
     def forward(self, images: mg.Tensor) -> mg.Tensor:
