@@ -146,9 +146,12 @@ class VisionTransformer(nn.Module):
             x = block(x)
         return self.norm(x)
 
+    def pooled(self, x: mg.Tensor) -> mg.Tensor:
+        """One feature per image from the encoded sequence ([cls] first): [cls], or the mean patch token."""
+        return x[:, 0] if self.pool == "cls" else x[:, 1:].mean(dim=1)
+
     def forward(self, images: mg.Tensor) -> mg.Tensor:
-        x = self.encode(self.tokens(images))
-        return self.head(x[:, 0] if self.pool == "cls" else x[:, 1:].mean(dim=1))
+        return self.head(self.pooled(self.encode(self.tokens(images))))
 
     @mg.no_grad()
     def last_attention(self, images: mg.Tensor) -> mg.Tensor:

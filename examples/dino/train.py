@@ -118,8 +118,7 @@ class DINONetwork(nn.Module):
             grid = position.reshape(1, full, full, vit.dim).permute(0, 3, 1, 2)
             grid = F.interpolate(grid, size=(side, side), mode="bilinear", align_corners=False)
             position = grid.permute(0, 2, 3, 1).reshape(1, side * side, vit.dim)
-        x = vit.encode(patches + position)
-        return x[:, 0] if vit.pool == "cls" else x[:, 1:].mean(dim=1)
+        return vit.pooled(vit.encode(patches + position))
 
     def forward(self, images: mg.Tensor) -> mg.Tensor:
         return self.head(self.features(images))
